@@ -1,0 +1,101 @@
+"""The plugin API. A plugin is algorithms/<folder>/config.yml + module.py with a FilteredANN class.
+
+The harness calls, in this order:
+    algo = Class(distance, **build_args)       # distance: the dataset's metric
+    algo.set_threads(n)                        # before fit (all cores) and before each query pass
+    algo.fit(X, labels)                        # labels: harness.dataset.Csr, or None (unfiltered data)
+    algo.set_query_arguments(**query_args)
+    algo.filtered_query(q, k, query_labels, scenario, valid)       -> ids, nearest first
+    algo.batch_filtered_query(Q, k, query_label_rows, scenario, valid_rows) -> ids [len(Q), k]
+    algo.index_size(), algo.stats(), algo.done()
+
+`valid` is the harness's filter map of the query: a little-endian packed uint8 bitset over the
+base (harness.filters). For the unfiltered scenario, scenario == "unfiltered", valid is None and
+query_labels is None. Return fewer than k ids, or pad with -1, when fewer are found; the harness
+checks every id against the filter and reports violations, duplicates and out-of-range ids.
+"""
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from harness.filters import bits_test, popcount
+
+
+class FilteredANN:
+    def __init__(self, distance, **build_args):
+        self.distance = distance
+        self.metric = distance  # the metric the index actually uses (annoy may differ)
+        self.build_args = build_args
+        self.threads = os.cpu_count() or 1
+        self.n = 0
+
+    def set_threads(self, n):
+        self.threads = n
+
+    def fit(self, X, labels):
+        raise NotImplementedError
+
+    def set_query_arguments(self, **query_args):
+        self.query_args = query_args
+
+    def filtered_query(self, q, k, query_labels, scenario, valid):
+        raise NotImplementedError
+
+    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+        """Default: filtered_query across self.threads threads (useful where the library
+        releases the GIL, as faiss does)."""
+        out = np.full((len(Q), k), -1, dtype=np.int64)
+
+        def one(i):
+            ids = np.asarray(self.filtered_query(Q[i], k, None if query_label_rows is None else query_label_rows[i],
+                                                 scenario, None if valid_rows is None else valid_rows[i]))[:k]
+            out[i, :len(ids)] = ids
+
+        if self.threads <= 1:
+            for i in range(len(Q)):
+                one(i)
+        else:  # parallel across queries, so each query's BLAS calls get one thread
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(one, range(len(Q))))
+        return out
+
+    def index_size(self):
+        """Index size in bytes where the library can tell (serialized size), else None."""
+        return None
+
+    def stats(self):
+        """Cumulative counters, e.g. {"distance_computations": int}; the harness takes differences."""
+        return {}
+
+    def done(self):
+        pass
+
+
+def normalize(X):
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms == 0, 1, norms)
+
+
+def post_filter(search, k, valid, n, cap_fraction=0.5):
+    """Post-filtering as in the FANNS paper: ask the unfiltered index for `depth` results, keep
+    those that pass the filter, and double the depth until k pass or the depth reaches
+    cap_fraction * n. The first depth is k / selectivity (read off the filter map), the number
+    of results that holds k valid ones on average.
+
+    search(depth) -> ids nearest first (-1 for missing). Returns at most k valid ids.
+    """
+    cap = max(k, int(cap_fraction * n))
+    valid_count = int(popcount(valid))
+    if valid_count == 0:
+        return np.zeros(0, dtype=np.int64)
+    depth = min(cap, max(k, int(np.ceil(k * n / valid_count))))
+    while True:
+        ids = np.asarray(search(depth), dtype=np.int64)
+        ids = ids[ids >= 0]
+        passing = ids[bits_test(valid, ids)]
+        if len(passing) >= k or depth >= cap or len(ids) < depth:
+            return passing[:k]
+        depth = min(cap, depth * 2)

@@ -1,0 +1,154 @@
+"""faiss-cpu indexes, filtered two ways:
+
+- post-filter (every index): search unfiltered with a growing depth, keep the ids that pass
+  (algorithms.base.post_filter, the FANNS paper's method);
+- in-search (HNSW and IVF): faiss skips non-passing ids while it searches, through
+  IDSelectorBitmap on the harness's filter map. HNSW still computes distances to non-passing
+  nodes to navigate; it only keeps them out of the results.
+"""
+import faiss
+import numpy as np
+
+from algorithms.base import FilteredANN, normalize, post_filter
+
+FILTERINGS = ("post", "in-search")
+
+
+class FaissIndex(FilteredANN):
+    """An index made by faiss.index_factory; subclasses name the factory string and search params."""
+
+    supports_in_search = False
+
+    def __init__(self, distance, filtering="post", **build_args):
+        super().__init__(distance, **build_args)
+        if filtering not in FILTERINGS or (filtering == "in-search" and not self.supports_in_search):
+            allowed = FILTERINGS if self.supports_in_search else ("post",)
+            raise ValueError(f"{type(self).__name__}: filtering must be one of {allowed}, not '{filtering}'")
+        self.filtering = filtering
+        self.query_args = {}
+
+    def factory(self, d):
+        raise NotImplementedError
+
+    def _vectors(self, X):
+        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
+
+    def fit(self, X, labels):
+        X = self._vectors(X)
+        self.n, d = X.shape
+        metric = faiss.METRIC_L2 if self.distance == "euclidean" else faiss.METRIC_INNER_PRODUCT
+        self.index = faiss.index_factory(d, self.factory(d), metric)
+        self.configure_build()
+        faiss.omp_set_num_threads(self.threads)
+        self.index.train(X)
+        self.index.add(X)
+
+    def configure_build(self):
+        pass
+
+    def set_threads(self, n):
+        super().set_threads(n)
+        faiss.omp_set_num_threads(n)
+
+    def search_params(self, depth, selector):
+        """faiss SearchParameters for one search of `depth` results (None: the index has none)."""
+        return faiss.SearchParameters(sel=selector) if selector is not None else None
+
+    def _search(self, q, depth, selector=None):
+        _, ids = self.index.search(q, depth, params=self.search_params(depth, selector))
+        return ids[0]
+
+    def filtered_query(self, q, k, query_labels, scenario, valid):
+        q = self._vectors(np.asarray(q).reshape(1, -1))
+        if valid is None:
+            return self._search(q, k)
+        if self.filtering == "in-search":
+            return self._search(q, k, faiss.IDSelectorBitmap(valid))
+        return post_filter(lambda depth: self._search(q, depth), k, valid, self.n)
+
+    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+        if valid_rows is None:  # faiss batches unfiltered queries itself, across its threads
+            Q = self._vectors(Q)
+            _, ids = self.index.search(Q, k, params=self.search_params(k, None))
+            return ids
+        # One selector per query: run queries in parallel Python threads (faiss drops the GIL).
+        faiss.omp_set_num_threads(1)
+        try:
+            return super().batch_filtered_query(Q, k, query_label_rows, scenario, valid_rows)
+        finally:
+            faiss.omp_set_num_threads(self.threads)
+
+    def index_size(self):
+        return int(faiss.serialize_index(self.index).nbytes)
+
+
+class FaissFlat(FaissIndex):
+    def factory(self, d):
+        return "Flat"
+
+
+class FaissHNSW(FaissIndex):
+    supports_in_search = True
+
+    def __init__(self, distance, M=32, efConstruction=40, **kw):
+        super().__init__(distance, **kw)
+        self.M, self.efConstruction = int(M), int(efConstruction)
+
+    def factory(self, d):
+        return f"HNSW{self.M},Flat"
+
+    def configure_build(self):
+        self.index.hnsw.efConstruction = self.efConstruction
+
+    def search_params(self, depth, selector):
+        ef = max(int(self.query_args.get("efSearch", 16)), depth)
+        return faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+
+    def stats(self):
+        return {"distance_computations": int(faiss.cvar.hnsw_stats.ndis)}
+
+
+class FaissIVF(FaissIndex):
+    """IVF with flat, scalar-quantized (SQ8) or product-quantized (PQ, m sub-vectors × nbits) codes."""
+    supports_in_search = True
+
+    def __init__(self, distance, nlist=1024, encoding="Flat", m=8, nbits=8, **kw):
+        super().__init__(distance, **kw)
+        if encoding not in ("Flat", "SQ8", "PQ"):
+            raise ValueError(f"faiss IVF: encoding must be Flat, SQ8 or PQ, not '{encoding}'")
+        self.nlist, self.encoding, self.m, self.nbits = int(nlist), encoding, int(m), int(nbits)
+
+    def factory(self, d):
+        code = f"PQ{self.m}x{self.nbits}" if self.encoding == "PQ" else self.encoding
+        return f"IVF{self.nlist},{code}"
+
+    def search_params(self, depth, selector):
+        return faiss.SearchParametersIVF(nprobe=int(self.query_args.get("nprobe", 1)), sel=selector)
+
+    def stats(self):
+        return {"distance_computations": int(faiss.cvar.indexIVF_stats.ndis)}
+
+
+class FaissPQ(FaissIndex):
+    def __init__(self, distance, m=8, nbits=8, **kw):
+        super().__init__(distance, **kw)
+        self.m, self.nbits = int(m), int(nbits)
+
+    def factory(self, d):
+        return f"PQ{self.m}x{self.nbits}"
+
+
+class FaissLSH(FaissIndex):
+    """Random-projection LSH with `nbits` bits, searched by Hamming distance."""
+
+    def __init__(self, distance, nbits=256, **kw):
+        super().__init__(distance, **kw)
+        self.nbits = int(nbits)
+
+    def fit(self, X, labels):
+        X = self._vectors(X)
+        self.n, d = X.shape
+        self.index = faiss.IndexLSH(d, self.nbits, True, True)  # rotate, train thresholds
+        faiss.omp_set_num_threads(self.threads)
+        self.index.train(X)
+        self.index.add(X)

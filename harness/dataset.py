@@ -1,0 +1,235 @@
+"""The dataset file: HDF5, a superset of ann-benchmarks' layout.
+
+    attrs: name, distance ("euclidean" | "angular" | "ip"), dimension, point_type, source,
+           license, builder_version, content_hash
+    train                  [n, d]      base vectors
+    test                   [nq, d]     query vectors (held out of the base)
+    neighbors, distances   [nq, K]     unfiltered ground truth
+    labels/indptr, labels/indices, labels/vocabulary     CSR of the base label sets
+    test_labels/indptr, test_labels/indices               the query items' own label sets
+    scenarios/<scenario>/
+        query_labels/indptr, query_labels/indices         CSR, one row per query
+        neighbors int32 [nq, K], distances float32 [nq, K]   filtered ground truth, -1 / inf padded
+        selectivity float32 [nq], valid_count int64 [nq]
+        base_labels/indptr, base_labels/indices, base_labels/vocabulary
+                                                          (fixed_equality: its own base label sets)
+
+A plain ann-benchmarks file (train, test, neighbors, distances) loads and runs unfiltered.
+"""
+import hashlib
+import os
+
+import h5py
+import numpy as np
+
+from harness.filters import SCENARIOS, UNFILTERED, LabelIndex
+
+DISTANCES = ("euclidean", "angular", "ip")
+
+
+class DatasetError(Exception):
+    """A dataset file that is missing, unreadable or malformed; the message names what is wrong."""
+
+
+class Csr:
+    """Label sets as CSR: row i is indices[indptr[i]:indptr[i+1]]."""
+
+    def __init__(self, indptr, indices, vocabulary=None):
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.indices = np.asarray(indices, dtype=np.int32)
+        self.vocabulary = vocabulary
+
+    @classmethod
+    def from_rows(cls, rows, vocabulary=None):
+        rows = [np.unique(np.asarray(r, dtype=np.int64)) for r in rows]
+        indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+        indices = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+        return cls(indptr, indices, vocabulary)
+
+    def __len__(self):
+        return len(self.indptr) - 1
+
+    def row(self, i):
+        return self.indices[self.indptr[i]:self.indptr[i + 1]]
+
+    def rows(self):
+        return [self.row(i) for i in range(len(self))]
+
+    def sizes(self):
+        return np.diff(self.indptr)
+
+    @property
+    def n_labels(self):
+        if self.vocabulary is not None:
+            return len(self.vocabulary)
+        return int(self.indices.max()) + 1 if len(self.indices) else 0
+
+
+class Scenario:
+    def __init__(self, name, query_labels, neighbors, distances, selectivity, valid_count, base_labels):
+        self.name = name
+        self.query_labels = query_labels
+        self.neighbors = neighbors
+        self.distances = distances
+        self.selectivity = selectivity
+        self.valid_count = valid_count
+        self.base_labels = base_labels  # the label assignment this scenario filters on
+
+
+class Dataset:
+    """A loaded and validated dataset; vectors are held in memory as float32."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        if not os.path.exists(self.path):
+            raise DatasetError(f"{self.path}: no such dataset file")
+        try:
+            f = h5py.File(self.path, "r")
+        except OSError as e:
+            raise DatasetError(f"{self.path}: not a readable HDF5 file ({e})") from None
+        with f:
+            self._load(f)
+        self._label_indexes = {}
+
+    def _fail(self, what):
+        raise DatasetError(f"{self.path}: {what}")
+
+    def _array(self, f, key, ndim=None, kind=None):
+        if key not in f:
+            self._fail(f"missing '{key}'")
+        a = f[key][()]
+        if ndim is not None and a.ndim != ndim:
+            self._fail(f"'{key}' has {a.ndim} dimensions, expected {ndim}")
+        if kind is not None and a.dtype.kind not in kind:
+            self._fail(f"'{key}' has dtype {a.dtype}, expected {'an integer' if 'i' in kind else 'a float'} type")
+        return a
+
+    def _csr(self, f, key, rows, n_labels=None):
+        indptr = self._array(f, f"{key}/indptr", 1, "iu").astype(np.int64)
+        indices = self._array(f, f"{key}/indices", 1, "iu").astype(np.int64)
+        vocabulary = None
+        if f"{key}/vocabulary" in f:
+            vocabulary = [v.decode() if isinstance(v, bytes) else str(v) for v in f[f"{key}/vocabulary"][()]]
+        if len(indptr) != rows + 1:
+            self._fail(f"'{key}/indptr' has {len(indptr)} entries, expected {rows + 1} (one per row + 1)")
+        if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices):
+            self._fail(f"'{key}/indptr' must start at 0, never decrease and end at len(indices)={len(indices)}")
+        limit = n_labels if n_labels is not None else (len(vocabulary) if vocabulary is not None else None)
+        if len(indices) and (indices.min() < 0 or (limit is not None and indices.max() >= limit)):
+            self._fail(f"'{key}/indices' has label ids outside [0, {limit}): min {indices.min()}, max {indices.max()}")
+        return Csr(indptr, indices, vocabulary)
+
+    def _ground_truth(self, f, prefix, nq):
+        neighbors = self._array(f, f"{prefix}neighbors", 2, "iu").astype(np.int64)
+        distances = self._array(f, f"{prefix}distances", 2, "f").astype(np.float32)
+        if neighbors.shape[0] != nq or distances.shape != neighbors.shape:
+            self._fail(f"'{prefix}neighbors' {neighbors.shape} and '{prefix}distances' {distances.shape} "
+                       f"must both be ({nq}, K)")
+        if len(neighbors) and (neighbors.min() < -1 or neighbors.max() >= self.n):
+            self._fail(f"'{prefix}neighbors' has ids outside [-1, {self.n})")
+        return neighbors, distances
+
+    def _load(self, f):
+        attrs = dict(f.attrs)
+        self.name = str(attrs.get("name", os.path.splitext(os.path.basename(self.path))[0]))
+        self.distance = str(attrs.get("distance", "euclidean"))
+        if self.distance not in DISTANCES:
+            self._fail(f"distance '{self.distance}' is not supported (one of {', '.join(DISTANCES)})")
+        self.attrs = attrs
+        self.train = self._array(f, "train", 2, "fiu").astype(np.float32, copy=False)
+        self.test = self._array(f, "test", 2, "fiu").astype(np.float32, copy=False)
+        self.n, self.d = self.train.shape
+        self.nq = len(self.test)
+        if self.test.shape[1] != self.d:
+            self._fail(f"'test' has dimension {self.test.shape[1]} but 'train' has {self.d}")
+        if "dimension" in attrs and int(attrs["dimension"]) != self.d:
+            self._fail(f"attribute dimension={attrs['dimension']} but 'train' has dimension {self.d}")
+        self.neighbors, self.distances = self._ground_truth(f, "", self.nq)
+        self.labels = self._csr(f, "labels", self.n) if "labels" in f else None
+        self.test_labels = self._csr(f, "test_labels", self.nq) if "test_labels" in f else None
+        self.scenarios = {}
+        for name in f.get("scenarios", {}):
+            if name not in SCENARIOS:
+                self._fail(f"unknown scenario 'scenarios/{name}' (known: {', '.join(SCENARIOS)})")
+            p = f"scenarios/{name}/"
+            if f"{p}base_labels" in f:
+                base = self._csr(f, f"{p}base_labels", self.n)
+            elif self.labels is not None:
+                base = self.labels
+            else:
+                self._fail(f"scenario '{name}' needs 'labels' or '{p}base_labels'")
+            query_labels = self._csr(f, f"{p}query_labels", self.nq)
+            neighbors, distances = self._ground_truth(f, p, self.nq)
+            selectivity = self._array(f, f"{p}selectivity", 1, "f")
+            valid_count = self._array(f, f"{p}valid_count", 1, "iu") if f"{p}valid_count" in f \
+                else np.rint(selectivity.astype(np.float64) * self.n).astype(np.int64)
+            if len(selectivity) != self.nq or len(valid_count) != self.nq:
+                self._fail(f"'{p}selectivity' and '{p}valid_count' must have {self.nq} entries")
+            self.scenarios[name] = Scenario(name, query_labels, neighbors, distances, selectivity,
+                                            valid_count.astype(np.int64), base)
+        self.content_hash = str(attrs["content_hash"]) if "content_hash" in attrs else file_hash(self.path)
+
+    @property
+    def scenario_names(self):
+        return [UNFILTERED] + list(self.scenarios)
+
+    def label_index(self, scenario):
+        """The LabelIndex of a scenario's base-label assignment (cached; scenarios may share one)."""
+        base = self.scenarios[scenario].base_labels
+        if id(base) not in self._label_indexes:
+            self._label_indexes[id(base)] = LabelIndex(base.indptr, base.indices, base.n_labels)
+        return self._label_indexes[id(base)]
+
+    def single_label_classes(self):
+        """Class of each base and query item when every item has exactly one label, else None."""
+        if self.labels is None or self.test_labels is None:
+            return None
+        if np.any(self.labels.sizes() != 1) or np.any(self.test_labels.sizes() != 1):
+            return None
+        return self.labels.indices.astype(np.int64), self.test_labels.indices.astype(np.int64)
+
+
+def file_hash(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def arrays_hash(arrays):
+    """Content hash of named arrays (independent of HDF5 layout details)."""
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(key.encode())
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def write_dataset(path, attrs, arrays):
+    """Writes a dataset atomically. `arrays` maps HDF5 paths (e.g. 'scenarios/overlap/neighbors')
+    to arrays; strings lists are stored as UTF-8. The content hash of the arrays becomes an attr."""
+    attrs = dict(attrs)
+    attrs["content_hash"] = arrays_hash({k: _as_array(v) for k, v in arrays.items()})
+    tmp = f"{path}.tmp-{os.getpid()}"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with h5py.File(tmp, "w", track_order=False) as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for key, value in sorted(arrays.items()):
+            a = _as_array(value)
+            if a.dtype.kind in "US":
+                f.create_dataset(key, data=a.astype(object), dtype=h5py.string_dtype())
+            else:
+                f.create_dataset(key, data=a)
+    os.replace(tmp, path)
+    return attrs["content_hash"]
+
+
+def _as_array(value):
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return np.array(value, dtype=str)
+    return np.asarray(value)

@@ -1,0 +1,168 @@
+"""Filter scenarios and the standard filter map.
+
+Every base vector i has a label set L_i; a query has a label set L_q. Vector i is *valid* for
+the query when (the FANNS paper, section 2):
+
+    containment     L_q ⊆ L_i
+    overlap         L_q ∩ L_i ≠ ∅
+    equality        L_i = L_q
+    fixed_equality  equality over a fixed-length label assignment (F positions × V values)
+                    that the scenario stores separately; every set has exactly F labels.
+
+The *filter map* of a query is a little-endian packed uint8 bitset over the base (bit i of
+byte i >> 3 is vector i), the form `np.packbits(mask, bitorder="little")` gives and
+faiss' IDSelectorBitmap reads. It is built from per-label postings: sorted id lists for
+rare labels and dense bitsets only for frequent ones, so that a vocabulary of 200,000 labels
+fits in memory. Equality needs no scan of candidates: L_i = L_q exactly when L_q ⊆ L_i and
+|L_i| = |L_q|, so the set size is indexed as one more posting list per size.
+"""
+import numpy as np
+
+SCENARIOS = ("containment", "overlap", "equality", "fixed_equality")
+UNFILTERED = "unfiltered"
+
+# Which set operation decides validity; fixed_equality is equality on its own label sets.
+_MODE = {"containment": "and", "overlap": "or", "equality": "equal", "fixed_equality": "equal"}
+
+
+def bitset_bytes(n):
+    return (n + 7) // 8
+
+
+def ids_to_bitset(ids, n, out=None):
+    """Sets the bits of `ids` (sorted, unique) in a packed bitset over n items (ORs into `out`)."""
+    if out is None:
+        out = np.zeros(bitset_bytes(n), dtype=np.uint8)
+    if len(ids) == 0:
+        return out
+    byte = ids >> 3
+    bit = np.left_shift(1, ids & 7).astype(np.uint8)
+    # ids are sorted, so ids sharing a byte are adjacent: OR them together per byte.
+    starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+    out[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
+    return out
+
+
+def bits_test(bitset, ids):
+    """Boolean array: is bit ids[j] set?"""
+    return ((bitset[ids >> 3] >> (ids & 7).astype(np.uint8)) & 1).astype(bool)
+
+
+def bitset_to_ids(bitset, n):
+    return np.flatnonzero(np.unpackbits(bitset, count=n, bitorder="little")).astype(np.int64)
+
+
+def popcount(bitsets):
+    """Number of set bits, along the last axis."""
+    return np.bitwise_count(bitsets).sum(axis=-1, dtype=np.int64)
+
+
+def csr_rows(indptr, indices):
+    """The rows of a CSR label matrix as a list of sorted int64 arrays."""
+    indices = np.asarray(indices, dtype=np.int64)
+    return [np.unique(indices[indptr[i]:indptr[i + 1]]) for i in range(len(indptr) - 1)]
+
+
+class LabelIndex:
+    """Per-label postings over one base-label assignment; builds filter maps for queries."""
+
+    def __init__(self, indptr, indices, n_labels=None):
+        indptr = np.asarray(indptr, dtype=np.int64)
+        indices = np.asarray(indices, dtype=np.int64)
+        self.n = n = len(indptr) - 1
+        self.n_labels = int(n_labels if n_labels is not None else (indices.max() + 1 if len(indices) else 0))
+        sizes = np.diff(indptr)
+        # Set sizes become extra labels n_labels + s, so equality is containment plus one posting.
+        self.max_size = int(sizes.max()) if n else 0
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        all_labels = np.concatenate([indices, self.n_labels + sizes])
+        all_rows = np.concatenate([rows, np.arange(n, dtype=np.int64)])
+        order = np.lexsort((all_rows, all_labels))
+        counts = np.bincount(all_labels, minlength=self.n_labels + self.max_size + 1)
+        self.counts = counts
+        self.postings_ptr = np.concatenate([[0], np.cumsum(counts)])
+        self.postings = all_rows[order].astype(np.int32)
+        # A dense bitset costs n/8 bytes, a posting list 4 bytes an id: keep dense only where smaller.
+        self.dense_min_count = max(1, n // 32)
+        self.dense = {int(label): ids_to_bitset(self.posting(label), n)
+                      for label in np.flatnonzero(counts >= self.dense_min_count)}
+        self._all = np.zeros(bitset_bytes(n), dtype=np.uint8)
+        self._all[: n // 8] = 0xFF
+        if n % 8:
+            self._all[n // 8] = (1 << (n % 8)) - 1
+
+    def posting(self, label):
+        return self.postings[self.postings_ptr[label]:self.postings_ptr[label + 1]]
+
+    def nbytes(self):
+        return self.postings.nbytes + sum(b.nbytes for b in self.dense.values())
+
+    def _known(self, labels):
+        labels = np.asarray(labels, dtype=np.int64)
+        return labels[(labels >= 0) & (labels < self.n_labels)], bool(np.any((labels < 0) | (labels >= self.n_labels)))
+
+    def _intersection(self, labels):
+        """Bitset of the items that carry every label in `labels` (internal label ids)."""
+        if len(labels) == 0:
+            return self._all.copy()
+        labels = sorted(set(int(x) for x in labels), key=lambda l: self.counts[l])
+        if self.counts[labels[0]] == 0:
+            return np.zeros_like(self._all)
+        if labels[0] in self.dense:  # every label is frequent: AND the bitsets
+            out = self.dense[labels[0]].copy()
+            for label in labels[1:]:
+                np.bitwise_and(out, self.dense[label], out=out)
+            return out
+        ids = self.posting(labels[0])
+        for label in labels[1:]:
+            if len(ids) == 0:
+                break
+            if label in self.dense:
+                ids = ids[bits_test(self.dense[label], ids)]
+            else:
+                other = self.posting(label)
+                pos = np.minimum(np.searchsorted(other, ids), len(other) - 1)
+                ids = ids[other[pos] == ids]
+        return ids_to_bitset(ids, self.n)
+
+    def filter_map(self, query_labels, scenario):
+        """The packed bitset of the base items valid for one query."""
+        mode = _MODE[scenario]
+        labels, has_unknown = self._known(query_labels)
+        if mode == "or":
+            out = np.zeros_like(self._all)
+            sparse = []
+            for label in np.unique(labels):
+                if label in self.dense:
+                    np.bitwise_or(out, self.dense[label], out=out)
+                else:
+                    sparse.append(self.posting(label))
+            if sparse:
+                ids_to_bitset(np.unique(np.concatenate(sparse)), self.n, out=out)
+            return out
+        if has_unknown:  # a label no base item carries: nothing contains it
+            return np.zeros_like(self._all)
+        if mode == "equal":
+            size = len(np.unique(labels))
+            if size > self.max_size:
+                return np.zeros_like(self._all)
+            labels = np.append(labels, self.n_labels + size)
+        return self._intersection(labels)
+
+    def filter_maps(self, query_label_rows, scenario):
+        """Filter maps of several queries: uint8 [len(rows), ceil(n/8)]."""
+        out = np.empty((len(query_label_rows), bitset_bytes(self.n)), dtype=np.uint8)
+        for i, labels in enumerate(query_label_rows):
+            out[i] = self.filter_map(labels, scenario)
+        return out
+
+
+def is_valid(base_labels, query_labels, scenario):
+    """Plain-Python reference of the four predicates, for tests and documentation."""
+    base, query = set(base_labels), set(query_labels)
+    mode = _MODE[scenario]
+    if mode == "and":
+        return query <= base
+    if mode == "or":
+        return bool(query & base)
+    return query == base

@@ -1,0 +1,115 @@
+"""Result files: one HDF5 per algorithm × build args × query args × scenario × k.
+
+    results/<dataset>/<scenario>/k=<k>/<algorithm>/<build>__<query>.hdf5
+    attrs: everything measured and recorded (see harness.worker); dicts are stored as JSON
+    neighbors int64 [nq, k]  (-1 padded)   times float64 [nq]   filter_times float64 [nq]
+
+Failure records (a run that crashed, timed out or raised) are JSON files:
+
+    results/<dataset>/failed/<algorithm>/<build>.json   (the whole build, from the host)
+    results/<dataset>/failed/<algorithm>/<build>__<query>__<scenario>.json   (one query pass)
+
+Every file is written to a temporary name and renamed, so a reader never sees half a file.
+"""
+import glob
+import json
+import os
+
+import h5py
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def results_dir():
+    return os.environ.get("FILTERBENCH_RESULTS", os.path.join(ROOT, "results"))
+
+
+def result_relpath(dataset, scenario, k, algorithm, run_name):
+    return os.path.join(dataset, scenario, f"k={k}", algorithm, f"{run_name}.hdf5")
+
+
+def failure_relpath(dataset, algorithm, name):
+    return os.path.join(dataset, "failed", algorithm, f"{name}.json")
+
+
+def _tmp(path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return f"{path}.tmp-{os.getpid()}"
+
+
+def write_result(path, attrs, arrays):
+    tmp = _tmp(path)
+    with h5py.File(tmp, "w") as f:
+        for key, value in attrs.items():
+            f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value)
+        for key, value in arrays.items():
+            f.create_dataset(key, data=value)
+    os.replace(tmp, path)
+
+
+def write_json(path, record):
+    tmp = _tmp(path)
+    with open(tmp, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+_JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread", "fit_stats"}
+
+
+def read_attrs(path):
+    with h5py.File(path, "r") as f:
+        return _decode(dict(f.attrs))
+
+
+def _decode(attrs):
+    out = {}
+    for key, value in attrs.items():
+        if isinstance(value, bytes):
+            value = value.decode()
+        if isinstance(value, np.generic):
+            value = value.item()
+        if key in _JSON_ATTRS and isinstance(value, str):
+            value = json.loads(value)
+        out[key] = value
+    return out
+
+
+def read_result(path):
+    with h5py.File(path, "r") as f:
+        attrs = _decode(dict(f.attrs))
+        arrays = {key: f[key][()] for key in f}
+    return attrs, arrays
+
+
+def list_results(root=None, dataset=None):
+    root = root or results_dir()
+    pattern = os.path.join(root, dataset or "*", "*", "k=*", "*", "*.hdf5")
+    return sorted(glob.glob(pattern))
+
+
+def list_failures(root=None, dataset=None):
+    root = root or results_dir()
+    out = []
+    for path in sorted(glob.glob(os.path.join(root, dataset or "*", "failed", "*", "*.json"))):
+        with open(path) as f:
+            out.append(json.load(f))
+    return out
+
+
+def move_into(run_dir, root):
+    """Moves every finished file of a run's own output directory into the results tree
+    (each rename is atomic), and returns the relative paths moved."""
+    moved = []
+    for dirpath, _, files in os.walk(run_dir):
+        for name in files:
+            if ".tmp-" in name:
+                continue  # unfinished: the run died while writing it
+            src = os.path.join(dirpath, name)
+            rel = os.path.relpath(src, run_dir)
+            dst = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.replace(src, dst)
+            moved.append(rel)
+    return moved

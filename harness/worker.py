@@ -1,0 +1,223 @@
+"""The worker: builds one configuration of one algorithm and runs its query passes.
+
+    python -m harness.worker --dataset D.hdf5 --job JOB.json --out RUN_DIR
+
+The same code runs in a local subprocess (--local) or inside the plugin's container. It writes
+one result file per (scenario, query arguments) into RUN_DIR as soon as that pass is done, so a
+crash later loses nothing finished; the host moves the files into results/. A pass that raises is
+written as a failure record and the next pass goes on; a build that raises ends the worker with
+a one-line error.
+
+Timing: single-query mode runs on one thread (BLAS and OpenMP pools limited to one) and times
+each query, the filter-map construction separately from the search; batch mode gives the plugin
+chunks of queries and all cores. Of --runs passes the fastest is kept, with its own latencies.
+"""
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from harness import system
+from harness.dataset import Dataset
+from harness.definitions import Definition
+from harness.filters import UNFILTERED
+from harness.results import failure_relpath, result_relpath, write_json, write_result
+
+BATCH_CHUNK = 256  # queries per batch call: bounds the filter maps held at once
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+class QueryPass:
+    """Timed passes of all test queries of one scenario with one set of query arguments."""
+
+    def __init__(self, ds, scenario, k):
+        self.ds, self.scenario, self.k = ds, scenario, k
+        self.Q = ds.test
+        if scenario == UNFILTERED:
+            self.rows, self.index = None, None
+        else:
+            self.rows = ds.scenarios[scenario].query_labels.rows()
+            self.index = ds.label_index(scenario)
+
+    def _store(self, ids, out, i):
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) > self.k:
+            self.too_many += 1
+            ids = ids[:self.k]
+        out[i, :len(ids)] = ids
+
+    def single(self, algo, uses_filter_map):
+        nq, k = len(self.Q), self.k
+        ids = np.full((nq, k), -1, dtype=np.int64)
+        search_t = np.empty(nq)
+        filter_t = np.zeros(nq)
+        self.too_many = 0
+        clock = time.perf_counter
+        for i in range(nq):
+            labels = None if self.rows is None else self.rows[i]
+            t0 = clock()
+            valid = self.index.filter_map(labels, self.scenario) if (self.index is not None and uses_filter_map) else None
+            t1 = clock()
+            out = algo.filtered_query(self.Q[i], k, labels, self.scenario, valid)
+            t2 = clock()
+            search_t[i], filter_t[i] = t2 - t1, t1 - t0
+            self._store(out, ids, i)
+        return ids, search_t, filter_t
+
+    def batch(self, algo, uses_filter_map):
+        nq, k = len(self.Q), self.k
+        ids = np.full((nq, k), -1, dtype=np.int64)
+        search_s = filter_s = 0.0
+        self.too_many = 0
+        for a in range(0, nq, BATCH_CHUNK):
+            b = min(nq, a + BATCH_CHUNK)
+            rows = None if self.rows is None else self.rows[a:b]
+            t0 = time.perf_counter()
+            valid = self.index.filter_maps(rows, self.scenario) if (self.index is not None and uses_filter_map) else None
+            t1 = time.perf_counter()
+            out = np.asarray(algo.batch_filtered_query(self.Q[a:b], k, rows, self.scenario, valid))
+            t2 = time.perf_counter()
+            search_s, filter_s = search_s + t2 - t1, filter_s + t1 - t0
+            for j in range(b - a):
+                self._store(out[j], ids, a + j)
+        return ids, search_s, filter_s
+
+
+def run_pass(algo, defn, ds, job, scenario, query_args, fit):
+    k, runs, nq = job["k"], job["runs"], ds.nq
+    qp = QueryPass(ds, scenario, k)
+    algo.set_query_arguments(**query_args)
+    uses_map = defn.uses_filter_map
+    algo.set_threads(1)
+    stats0 = algo.stats()
+    system.reset_peak_rss()
+    best, qps_runs = None, []
+    with threadpool_limits(limits=1):
+        for _ in range(runs):
+            ids, search_t, filter_t = qp.single(algo, uses_map)
+            total = search_t.sum() + filter_t.sum()
+            qps_runs.append(nq / total)
+            if best is None or total < best[3]:
+                best = (ids, search_t, filter_t, total)
+    stats1 = algo.stats()
+    ids, search_t, filter_t, _ = best
+    too_many = qp.too_many
+    attrs = {
+        "qps": nq / (search_t.sum() + filter_t.sum()), "qps_search": nq / search_t.sum(),
+        "filter_time_mean": float(filter_t.mean()), "latency_p50": float(np.percentile(search_t + filter_t, 50)),
+        "latency_p95": float(np.percentile(search_t + filter_t, 95)),
+        "latency_p99": float(np.percentile(search_t + filter_t, 99)),
+        "spread": {"qps_runs": qps_runs, "qps_min": min(qps_runs), "qps_max": max(qps_runs)},
+        "distance_computations": ((stats1.get("distance_computations", 0) - stats0.get("distance_computations", 0))
+                                  / (runs * nq)) if "distance_computations" in stats1 else None,
+        "stats": {key: stats1[key] - stats0.get(key, 0) for key in stats1},
+    }
+    arrays = {"neighbors": ids, "times": search_t, "filter_times": filter_t}
+    if job["batch"]:
+        algo.set_threads(os.cpu_count() or 1)
+        best_batch = None
+        for _ in range(runs):
+            b_ids, search_s, filter_s = qp.batch(algo, uses_map)
+            if best_batch is None or search_s + filter_s < best_batch[1] + best_batch[2]:
+                best_batch = (b_ids, search_s, filter_s)
+        b_ids, search_s, filter_s = best_batch
+        attrs.update(batch_qps=nq / (search_s + filter_s), batch_qps_search=nq / search_s,
+                     batch_threads=os.cpu_count() or 1)
+        arrays["batch_neighbors"] = b_ids
+        too_many += qp.too_many
+    attrs["search_peak_memory"] = system.peak_rss()
+    attrs["too_many_ids"] = too_many
+    attrs.update(fit)
+    attrs.update(scenario=scenario, k=k, query_args=query_args, run_count=runs)
+    return attrs, arrays
+
+
+def fit_algorithm(cls, defn, ds, labels):
+    algo = cls(ds.distance, **defn.build_args)
+    algo.set_threads(os.cpu_count() or 1)
+    system.reset_peak_rss()
+    rss0 = system.rss()
+    t0 = time.perf_counter()
+    algo.fit(ds.train, labels)
+    build_time = time.perf_counter() - t0
+    index_memory = system.rss() - rss0
+    size = algo.index_size()
+    fit = {"build_time": build_time, "build_peak_memory": system.peak_rss(), "index_memory": index_memory,
+           "index_size": int(size) if size is not None else index_memory,
+           "index_size_method": "serialized" if size is not None else "rss-delta",
+           "metric": algo.metric, "build_threads": os.cpu_count() or 1}
+    return algo, fit
+
+
+def fit_groups(defn, ds, todo):
+    """Passes grouped by the base labels their fit needs: one fit for label-agnostic plugins,
+    one per distinct base-label assignment for label-aware ones."""
+    groups = {}
+    for item in todo:
+        scenario = item["scenario"]
+        base = ds.labels if scenario == UNFILTERED else ds.scenarios[scenario].base_labels
+        key = id(base) if defn.label_aware else 0
+        groups.setdefault(key, (base, []))[1].append(item)
+    return list(groups.values())
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m harness.worker")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--job", required=True, help="path of the job JSON written by the runner")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    with open(args.job) as f:
+        job = json.load(f)
+    defn = Definition(**job["definition"])
+    ds = Dataset(args.dataset)
+    cls = getattr(importlib.import_module(defn.module), defn.cls)
+    common = {"algorithm": defn.algorithm, "plugin": defn.plugin, "group": defn.group,
+              "build_args": defn.build_args, "dataset": job["dataset"], "dataset_hash": ds.content_hash,
+              "dataset_distance": ds.distance, "code_hash": job["code_hash"], "mode": job["mode"],
+              "image_id": job.get("image_id"), "versions": system.package_versions(defn.packages),
+              "label_aware": defn.label_aware, "uses_filter_map": defn.uses_filter_map,
+              **system.cpu_info()}
+    for base_labels, items in fit_groups(defn, ds, job["todo"]):
+        log(f"fit {defn.algorithm} {defn.build_name}")
+        algo, fit = fit_algorithm(cls, defn, ds, base_labels)
+        log(f"  built in {fit['build_time']:.2f} s, index size {fit['index_size']} bytes ({fit['index_size_method']})")
+        for item in items:
+            scenario, query_args = item["scenario"], item["query_args"]
+            run_name = defn.run_name(query_args)
+            try:
+                attrs, arrays = run_pass(algo, defn, ds, job, scenario, query_args, fit)
+            except Exception as e:
+                reason = f"{type(e).__name__}: {e}"
+                log(f"  {scenario} {run_name}: failed: {reason}")
+                write_json(os.path.join(args.out, failure_relpath(job["dataset"], defn.algorithm,
+                                                                  f"{run_name}__{scenario}")),
+                           {"reason": reason, "traceback": traceback.format_exc(), "scenario": scenario,
+                            "query_args": query_args, "time": time.time(), **common})
+                continue
+            attrs.update(common)
+            attrs["finished"] = time.time()
+            path = os.path.join(args.out, result_relpath(job["dataset"], scenario, job["k"], defn.algorithm, run_name))
+            write_result(path, attrs, arrays)
+            log(f"  {scenario:15s} {run_name}: {attrs['qps']:.0f} QPS")
+        algo.done()
+        del algo
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as e:
+        traceback.print_exc()
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        sys.exit(1)
