@@ -54,7 +54,8 @@ class ConfigError(Exception):
 class Definition:
     """One build configuration of one algorithm, with the query-argument sets to run on it."""
     algorithm: str
-    plugin: str            # the folder under algorithms/
+    plugin: str            # the plugin's folder name
+    plugin_dir: str        # its path
     group: str
     module: str
     cls: str
@@ -255,7 +256,7 @@ def expand(cfg, group, dimension):
             continue
         skipped += n_queries - len(queries)
         definitions.append(Definition(
-            algorithm=cfg.name, plugin=cfg.plugin, group=group.name, module=cfg.module, cls=cfg.cls,
+            algorithm=cfg.name, plugin=cfg.plugin, plugin_dir=os.path.dirname(cfg.path), group=group.name, module=cfg.module, cls=cfg.cls,
             image=cfg.image, packages=list(cfg.packages), build_args=build_args, query_args=queries,
             scenarios=list(cfg.scenarios), distances=list(cfg.distances), label_aware=cfg.label_aware,
             uses_filter_map=cfg.uses_filter_map, skipped_queries=n_queries - len(queries)))

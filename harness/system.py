@@ -56,15 +56,15 @@ def peak_rss():
     return peak
 
 
-def code_hash(plugin):
+def code_hash(plugin_dir):
     """Hash of the code a run executes: the harness, the plugin API and the plugin's folder."""
     h = hashlib.sha256()
     files = sorted(glob.glob(os.path.join(ROOT, "harness", "*.py")))
     files += [os.path.join(ROOT, "algorithms", "base.py")]
-    files += sorted(p for p in glob.glob(os.path.join(ROOT, "algorithms", plugin, "**"), recursive=True)
+    files += sorted(p for p in glob.glob(os.path.join(plugin_dir, "**"), recursive=True)
                     if os.path.isfile(p) and "__pycache__" not in p)
     for path in files:
-        h.update(os.path.relpath(path, ROOT).encode())
+        h.update(os.path.relpath(path, os.path.dirname(plugin_dir) if path.startswith(plugin_dir) else ROOT).encode())
         with open(path, "rb") as f:
             h.update(f.read())
     return h.hexdigest()[:16]

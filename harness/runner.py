@@ -1,0 +1,150 @@
+"""The host side of a sweep: plan the runs, skip finished ones, start one worker per build
+configuration, enforce the timeout, keep logs, record failures, move results into place.
+
+A result is finished when its file exists with the same dataset hash and code hash; a build
+that failed is recorded (results/<dataset>/failed/) and not retried with the same code unless
+--force. An interrupted sweep therefore resumes where it stopped.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from harness import system
+from harness.definitions import expand
+from harness.filters import UNFILTERED
+from harness.results import (failure_relpath, move_into, read_attrs, result_relpath, write_json)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Job:
+    definition: object
+    todo: list          # [{"scenario": ..., "query_args": {...}}] still to run
+    code_hash: str
+
+
+@dataclass
+class Plan:
+    jobs: list = field(default_factory=list)
+    done: int = 0                 # passes already finished (same hashes)
+    failed_before: int = 0        # builds recorded as failed with the same code
+    skipped_constraints: int = 0  # combinations skipped by constraints
+    unsupported: list = field(default_factory=list)  # (algorithm, why)
+
+
+def _is_current(path, dataset_hash, code_hash):
+    try:
+        attrs = read_attrs(path) if path.endswith(".hdf5") else json.load(open(path))
+    except Exception:
+        return False  # unreadable: run it again
+    return attrs.get("dataset_hash") == dataset_hash and attrs.get("code_hash") == code_hash
+
+
+def plan(ds, selection, scenarios, k, results_root, force):
+    """The jobs to run for a dataset: selection is [(AlgorithmConfig, Group)]; scenarios a list
+    of scenario names or None for every scenario of the dataset."""
+    p = Plan()
+    available = ds.scenario_names if scenarios is None else [s for s in scenarios if s in ds.scenario_names]
+    for cfg, group in selection:
+        if ds.distance not in cfg.distances:
+            p.unsupported.append((cfg.name, f"does not support distance '{ds.distance}'"))
+            continue
+        run_scenarios = [s for s in available if s == UNFILTERED or s in cfg.scenarios]
+        if not run_scenarios:
+            p.unsupported.append((cfg.name, f"supports none of the scenarios {', '.join(available)}"))
+            continue
+        definitions, skipped = expand(cfg, group, ds.d)
+        p.skipped_constraints += skipped
+        for defn in definitions:
+            code = system.code_hash(defn.plugin_dir)
+            failure = os.path.join(results_root, failure_relpath(ds.name, defn.algorithm, defn.build_name))
+            if not force and os.path.exists(failure) and _is_current(failure, ds.content_hash, code):
+                p.failed_before += 1
+                continue
+            todo = []
+            for scenario in run_scenarios:
+                for query_args in defn.query_args:
+                    path = os.path.join(results_root, result_relpath(ds.name, scenario, k, defn.algorithm,
+                                                                     defn.run_name(query_args)))
+                    if not force and os.path.exists(path) and _is_current(path, ds.content_hash, code):
+                        p.done += 1
+                    else:
+                        todo.append({"scenario": scenario, "query_args": query_args})
+            if todo:
+                p.jobs.append(Job(defn, todo, code))
+    return p
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    reason: str
+    seconds: float
+    moved: list
+    log: str
+
+
+def run_local(job, ds, dataset_path, k, runs, batch, timeout, results_root):
+    """Runs one job in a local worker subprocess; never raises for a failing plugin."""
+    defn = job.definition
+    log_path = os.path.join(results_root, ds.name, "logs", defn.algorithm, f"{defn.build_name}.log")
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    staging = os.path.join(results_root, ".runs")
+    os.makedirs(staging, exist_ok=True)
+    run_dir = tempfile.mkdtemp(prefix=f"{defn.algorithm}-", dir=staging)  # same filesystem: renames are atomic
+    out_dir = os.path.join(run_dir, "out")
+    os.makedirs(out_dir)
+    job_path = os.path.join(run_dir, "job.json")
+    with open(job_path, "w") as f:
+        json.dump({"definition": defn.__dict__, "todo": job.todo, "dataset": ds.name, "k": k, "runs": runs,
+                   "batch": batch, "code_hash": job.code_hash, "mode": "local", "image_id": None}, f)
+    cmd = [sys.executable, "-m", "harness.worker", "--dataset", os.path.abspath(dataset_path),
+           "--job", job_path, "--out", out_dir]
+    # The repo root, and the directory holding the plugins folder (for plugins outside algorithms/).
+    paths = [ROOT, os.path.dirname(os.path.dirname(os.path.abspath(defn.plugin_dir))), os.environ.get("PYTHONPATH", "")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p), PYTHONUNBUFFERED="1")
+    start = time.time()
+    with open(log_path, "w") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+            reason = "" if code == 0 else _exit_reason(code, log_path)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code, reason = -1, f"timeout: killed after {timeout} s (--timeout)"
+    seconds = time.time() - start
+    moved = move_into(out_dir, results_root)  # whatever finished before a failure is kept
+    shutil.rmtree(run_dir, ignore_errors=True)
+    failure = os.path.join(results_root, failure_relpath(ds.name, defn.algorithm, defn.build_name))
+    if code != 0:
+        write_json(failure, {"algorithm": defn.algorithm, "build_args": defn.build_args, "reason": reason,
+                             "log": os.path.relpath(log_path, results_root), "dataset": ds.name,
+                             "dataset_hash": ds.content_hash, "code_hash": job.code_hash, "mode": "local",
+                             "time": time.time(), "finished_passes": len(moved)})
+    elif os.path.exists(failure):
+        os.remove(failure)  # it ran through now
+    return Outcome(code == 0, reason, seconds, moved, log_path)
+
+
+def _exit_reason(code, log_path):
+    if code < 0:
+        sig = signal.Signals(-code).name
+        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+        return f"killed by {sig}{hint}"
+    last = ""
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if line.strip():
+                last = line.strip()
+    return f"exit code {code}: {last}"
