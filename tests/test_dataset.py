@@ -1,0 +1,93 @@
+"""The dataset file: validated on load, with errors that say what is wrong; synthetic sets are sound."""
+import h5py
+import numpy as np
+import pytest
+
+from harness.dataset import Dataset, DatasetError
+from harness.filters import SCENARIOS, is_valid, popcount
+from datasets.workloads import MIN_VALID
+
+
+def test_random_filter_has_four_scenarios_with_enough_valid_vectors(xxs):
+    ds = Dataset(xxs)
+    assert set(ds.scenarios) == set(SCENARIOS)
+    for name, sc in ds.scenarios.items():
+        assert (sc.valid_count >= MIN_VALID).all(), name
+        maps = ds.label_index(name).filter_maps(sc.query_labels.rows(), name)
+        assert np.array_equal(popcount(maps), sc.valid_count)
+        assert np.allclose(sc.selectivity, sc.valid_count / ds.n)
+        # Spot-check validity of the stored ground truth with the plain predicate.
+        base = sc.base_labels
+        for i in range(0, ds.nq, 17):
+            for j in sc.neighbors[i][sc.neighbors[i] >= 0][:20]:
+                assert is_valid(base.row(j), sc.query_labels.row(i), name)
+    fixed = ds.scenarios["fixed_equality"].base_labels
+    assert (fixed.sizes() == 4).all() and fixed.n_labels == 12  # F=4 positions × V=3 values
+
+
+def test_build_is_deterministic(tmp_path, monkeypatch):
+    from datasets import build_dataset
+    from harness.dataset import file_hash
+    monkeypatch.setenv("FILTERBENCH_DATA", str(tmp_path / "a"))
+    a = build_dataset("random-filter-xxs", log=lambda m: None)
+    monkeypatch.setenv("FILTERBENCH_DATA", str(tmp_path / "b"))
+    b = build_dataset("random-filter-xxs", log=lambda m: None)
+    assert Dataset(a).content_hash == Dataset(b).content_hash
+    assert file_hash(a) == file_hash(b)
+
+
+def copy_with(src, dst, edit):
+    with h5py.File(src) as f, h5py.File(dst, "w") as g:
+        for key in f.attrs:
+            g.attrs[key] = f.attrs[key]
+        def copy(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                g.create_dataset(name, data=obj[()])
+        f.visititems(copy)  # (visititems stops at the first callback that returns a value)
+        edit(g)
+    return dst
+
+
+def replace(key, value):
+    def edit(g):
+        del g[key]
+        g[key] = value
+    return edit
+
+
+@pytest.mark.parametrize("edit, message", [
+    (replace("test", np.zeros((100, 3), np.float32)), "'test' has dimension 3 but 'train' has 16"),
+    (replace("train", np.zeros(5, np.float32)), "'train' has 1 dimensions, expected 2"),
+    (lambda g: g["labels/indices"].__setitem__(0, 5000), "'labels/indices' has label ids outside"),
+    (replace("labels/indptr", np.arange(10)), "'labels/indptr' has 10 entries, expected 2001"),
+    (replace("scenarios/overlap/neighbors", np.zeros((99, 100), np.int32)), "'scenarios/overlap/neighbors'"),
+    (lambda g: g.pop("scenarios/equality/selectivity"), "missing 'scenarios/equality/selectivity'"),
+    (replace("neighbors", np.full((100, 100), 2000, np.int32)), "'neighbors' has ids outside [-1, 2000)"),
+    (lambda g: g.attrs.__setitem__("distance", "hamming"), "distance 'hamming' is not supported"),
+])
+def test_malformed_files_name_what_is_wrong(xxs, tmp_path, edit, message):
+    path = copy_with(xxs, str(tmp_path / "bad.hdf5"), edit)
+    with pytest.raises(DatasetError) as e:
+        Dataset(path)
+    assert message in str(e.value) and "bad.hdf5" in str(e.value)
+
+
+def test_missing_and_corrupt_files(tmp_path):
+    with pytest.raises(DatasetError, match="no such dataset file"):
+        Dataset(tmp_path / "nope.hdf5")
+    (tmp_path / "junk.hdf5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(DatasetError, match="not a readable HDF5 file"):
+        Dataset(tmp_path / "junk.hdf5")
+
+
+def test_plain_ann_benchmarks_file_loads_unfiltered(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "plain.hdf5"
+    with h5py.File(path, "w") as f:
+        f.attrs["distance"] = "angular"
+        f["train"] = rng.normal(size=(500, 8)).astype(np.float32)
+        f["test"] = rng.normal(size=(20, 8)).astype(np.float32)
+        f["neighbors"] = np.zeros((20, 100), np.int32)
+        f["distances"] = np.zeros((20, 100), np.float32)
+    ds = Dataset(path)
+    assert ds.scenario_names == ["unfiltered"] and ds.labels is None and ds.distance == "angular"
