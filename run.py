@@ -27,6 +27,8 @@ def parse_args(argv):
                    help=f"one of {', '.join((UNFILTERED,) + SCENARIOS)}, or all (default)")
     p.add_argument("-k", "--count", type=int, default=10, help="neighbours per query (default: 10)")
     p.add_argument("--runs", type=int, default=3, help="timed passes per query set; the fastest is kept (default: 3)")
+    p.add_argument("--queries", type=int, default=0, metavar="N",
+                   help="use only the first N queries, for quick checks (kept apart as workload DATASET@qN)")
     p.add_argument("--batch", action="store_true", help="also measure batch mode (chunks of queries, all cores)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per build configuration before it is killed (default: 3600)")
     p.add_argument("--force", action="store_true", help="rerun results that already exist, and builds that failed before")
@@ -37,8 +39,8 @@ def parse_args(argv):
     p.add_argument("--list-algorithms", action="store_true", help="list plugins, their run groups, scenarios and distances")
     p.add_argument("--list-datasets", action="store_true", help="list the datasets that can be built or are present")
     args = p.parse_args(argv)
-    if args.count < 1 or args.runs < 1 or args.timeout <= 0:
-        p.error("--count and --runs must be at least 1, --timeout positive")
+    if args.count < 1 or args.runs < 1 or args.timeout <= 0 or args.queries < 0:
+        p.error("--count and --runs must be at least 1, --timeout positive, --queries not negative")
     return args
 
 
@@ -152,13 +154,15 @@ def main(argv=None):
 
     from harness import runner
     from harness.export import collect
-    root = args.results or results_dir()
-    p = runner.plan(ds, selection, scenarios, args.count, root, args.force)
+    sweep = runner.Sweep(ds, path, args.count, args.runs, args.batch, args.timeout, args.results or results_dir(),
+                         args.force, min(args.queries, ds.nq) if args.queries < ds.nq else 0)
+    p = runner.plan(sweep, selection, scenarios)
     passes = sum(len(j.todo) for j in p.jobs)
-    print(f"{ds.name}: {ds.n} vectors, d={ds.d}, {ds.nq} queries, scenarios: {', '.join(scenarios or ds.scenario_names)}")
+    print(f"{sweep.workload}: {ds.n} vectors, d={ds.d}, {sweep.queries or ds.nq} queries, "
+          f"scenarios: {', '.join(scenarios or ds.scenario_names)}")
     print(f"{len(p.jobs)} builds to run ({passes} query passes); {p.done} passes already done, "
-          f"{p.failed_before} builds failed before (--force retries), {p.skipped_constraints} combinations "
-          f"skipped by constraints")
+          f"{p.failed_before} failed before (builds or passes; --force retries them), "
+          f"{p.skipped_constraints} combinations skipped by constraints")
     for name, why in p.unsupported:
         print(f"skipping {name}: {why}")
     failures = 0
@@ -167,7 +171,7 @@ def main(argv=None):
         for job in bar:
             d = job.definition
             bar.set_description(f"{d.algorithm} {d.build_name}")
-            out = runner.run_local(job, ds, path, args.count, args.runs, args.batch, args.timeout, root)
+            out = runner.run_local(job, sweep)
             status = f"{len(out.moved)} of {len(job.todo)} passes in {out.seconds:.1f} s"
             if not out.ok:
                 failures += 1
@@ -178,7 +182,7 @@ def main(argv=None):
     names = {cfg.name for cfg, _ in selection}
     from datasets import dataset_path
     lookup = lambda name: path if name == ds.name else dataset_path(name)
-    rows = [r for r in collect(root, ds.name, datasets_lookup=lookup) if r["algorithm"] in names]
+    rows = [r for r in collect(sweep.root, sweep.workload, datasets_lookup=lookup) if r["algorithm"] in names]
     print(summarize(rows, args.count))
     return 1 if failures else 0
 

@@ -12,7 +12,7 @@ from harness.dataset import Dataset, DatasetError
 from harness.metrics import Evaluator
 from harness.results import list_failures, list_results, read_result, results_dir, write_json
 
-COLUMNS = ["dataset", "scenario", "k", "algorithm", "build_args", "query_args", "recall", "qps", "qps_search",
+COLUMNS = ["dataset", "workload", "queries", "scenario", "k", "algorithm", "build_args", "query_args", "recall", "qps", "qps_search",
            "batch_recall", "batch_qps", "batch_qps_search", "latency_p50", "latency_p95", "latency_p99",
            "filter_time_mean", "build_time", "index_size", "index_size_method", "build_peak_memory",
            "search_peak_memory", "distance_computations", "recall_p10", "recall_below_half", "fewer_than_k",
@@ -21,12 +21,13 @@ COLUMNS = ["dataset", "scenario", "k", "algorithm", "build_args", "query_args", 
            "run_count", "code_hash", "dataset_hash", "cpu_model", "versions", "path"]
 
 
-def collect(root=None, dataset=None, datasets_lookup=None, progress=None):
-    """One row per result file: its recorded measurements plus metrics computed here."""
+def collect(root=None, workload=None, datasets_lookup=None, progress=None):
+    """One row per result file (of one workload, or all): its recorded measurements plus metrics
+    computed here."""
     from datasets import dataset_path
     lookup = datasets_lookup or dataset_path
     evaluators, rows = {}, []
-    for path in list_results(root, dataset):
+    for path in list_results(root, workload):
         attrs, arrays = read_result(path)
         row = {key: attrs.get(key) for key in COLUMNS if key in attrs}
         row["path"] = os.path.relpath(path, root or results_dir())
@@ -66,7 +67,7 @@ def write_csv(rows, path):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m harness.export", description="Write all results as CSV and JSON.")
     p.add_argument("--results", default=None, help="results directory (default: results/)")
-    p.add_argument("--dataset", default=None, help="only this dataset")
+    p.add_argument("--dataset", default=None, help="only this dataset (or workload, e.g. NAME@q100)")
     p.add_argument("--out", default="results/export", help="output path prefix (default: results/export)")
     args = p.parse_args(argv)
     rows = collect(args.results, args.dataset)

@@ -50,11 +50,12 @@ class Evaluator:
         return self._thresholds[key]
 
     def evaluate(self, neighbors, scenario, k):
+        """Metrics of the returned ids of the first len(neighbors) queries."""
         ds = self.ds
         thresholds, m = self.thresholds(scenario, k)
         index = None if scenario == UNFILTERED else ds.label_index(scenario)
         rows = None if scenario == UNFILTERED else ds.scenarios[scenario].query_labels
-        nq = ds.nq
+        nq = len(neighbors)
         recall = np.zeros(nq)
         counts = dict(padding=0, out_of_range=0, duplicates=0, violations=0, queries_with_violations=0,
                       fewer_than_k=0)

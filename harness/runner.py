@@ -24,6 +24,24 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass
+class Sweep:
+    """What one `run.py` invocation measures, and where the results go."""
+    ds: object
+    dataset_path: str
+    k: int
+    runs: int
+    batch: bool
+    timeout: float
+    root: str
+    force: bool = False
+    queries: int = 0  # 0: all; else only the first N queries, kept apart as workload "<dataset>@qN"
+
+    @property
+    def workload(self):
+        return self.ds.name if not self.queries else f"{self.ds.name}@q{self.queries}"
+
+
+@dataclass
 class Job:
     definition: object
     todo: list          # [{"scenario": ..., "query_args": {...}}] still to run
@@ -34,7 +52,7 @@ class Job:
 class Plan:
     jobs: list = field(default_factory=list)
     done: int = 0                 # passes already finished (same hashes)
-    failed_before: int = 0        # builds recorded as failed with the same code
+    failed_before: int = 0        # builds or passes recorded as failed with the same code
     skipped_constraints: int = 0  # combinations skipped by constraints
     unsupported: list = field(default_factory=list)  # (algorithm, why)
 
@@ -47,9 +65,10 @@ def _is_current(path, dataset_hash, code_hash):
     return attrs.get("dataset_hash") == dataset_hash and attrs.get("code_hash") == code_hash
 
 
-def plan(ds, selection, scenarios, k, results_root, force):
-    """The jobs to run for a dataset: selection is [(AlgorithmConfig, Group)]; scenarios a list
-    of scenario names or None for every scenario of the dataset."""
+def plan(sweep, selection, scenarios):
+    """The jobs to run: selection is [(AlgorithmConfig, Group)]; scenarios a list of scenario
+    names or None for every scenario of the dataset."""
+    ds, k, results_root, force = sweep.ds, sweep.k, sweep.root, sweep.force
     p = Plan()
     available = ds.scenario_names if scenarios is None else [s for s in scenarios if s in ds.scenario_names]
     for cfg, group in selection:
@@ -64,22 +83,30 @@ def plan(ds, selection, scenarios, k, results_root, force):
         p.skipped_constraints += skipped
         for defn in definitions:
             code = system.code_hash(defn.plugin_dir)
-            failure = os.path.join(results_root, failure_relpath(ds.name, defn.algorithm, defn.build_name))
+            failure = os.path.join(results_root, failure_relpath(sweep.workload, defn.algorithm, defn.build_name))
             if not force and os.path.exists(failure) and _is_current(failure, ds.content_hash, code):
                 p.failed_before += 1
                 continue
             todo = []
             for scenario in run_scenarios:
                 for query_args in defn.query_args:
-                    path = os.path.join(results_root, result_relpath(ds.name, scenario, k, defn.algorithm,
-                                                                     defn.run_name(query_args)))
-                    if not force and os.path.exists(path) and _is_current(path, ds.content_hash, code):
+                    result, failed = _pass_paths(sweep, defn, scenario, query_args)
+                    if not force and os.path.exists(result) and _is_current(result, ds.content_hash, code):
                         p.done += 1
+                    elif not force and os.path.exists(failed) and _is_current(failed, ds.content_hash, code):
+                        p.failed_before += 1
                     else:
                         todo.append({"scenario": scenario, "query_args": query_args})
             if todo:
                 p.jobs.append(Job(defn, todo, code))
     return p
+
+
+def _pass_paths(sweep, defn, scenario, query_args):
+    """Where one pass's result file and its failure record go."""
+    run_name = defn.run_name(query_args)
+    return (os.path.join(sweep.root, result_relpath(sweep.workload, scenario, sweep.k, defn.algorithm, run_name)),
+            os.path.join(sweep.root, failure_relpath(sweep.workload, defn.algorithm, f"{run_name}__{scenario}")))
 
 
 @dataclass
@@ -91,10 +118,10 @@ class Outcome:
     log: str
 
 
-def run_local(job, ds, dataset_path, k, runs, batch, timeout, results_root):
+def run_local(job, sweep):
     """Runs one job in a local worker subprocess; never raises for a failing plugin."""
-    defn = job.definition
-    log_path = os.path.join(results_root, ds.name, "logs", defn.algorithm, f"{defn.build_name}.log")
+    defn, ds, results_root, timeout = job.definition, sweep.ds, sweep.root, sweep.timeout
+    log_path = os.path.join(results_root, sweep.workload, "logs", defn.algorithm, f"{defn.build_name}.log")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     staging = os.path.join(results_root, ".runs")
     os.makedirs(staging, exist_ok=True)
@@ -103,9 +130,10 @@ def run_local(job, ds, dataset_path, k, runs, batch, timeout, results_root):
     os.makedirs(out_dir)
     job_path = os.path.join(run_dir, "job.json")
     with open(job_path, "w") as f:
-        json.dump({"definition": defn.__dict__, "todo": job.todo, "dataset": ds.name, "k": k, "runs": runs,
-                   "batch": batch, "code_hash": job.code_hash, "mode": "local", "image_id": None}, f)
-    cmd = [sys.executable, "-m", "harness.worker", "--dataset", os.path.abspath(dataset_path),
+        json.dump({"definition": defn.__dict__, "todo": job.todo, "dataset": ds.name, "workload": sweep.workload,
+                   "queries": sweep.queries or ds.nq, "k": sweep.k, "runs": sweep.runs, "batch": sweep.batch,
+                   "code_hash": job.code_hash, "mode": "local", "image_id": None}, f)
+    cmd = [sys.executable, "-m", "harness.worker", "--dataset", os.path.abspath(sweep.dataset_path),
            "--job", job_path, "--out", out_dir]
     # The repo root, and the directory holding the plugins folder (for plugins outside algorithms/).
     paths = [ROOT, os.path.dirname(os.path.dirname(os.path.abspath(defn.plugin_dir))), os.environ.get("PYTHONPATH", "")]
@@ -126,10 +154,15 @@ def run_local(job, ds, dataset_path, k, runs, batch, timeout, results_root):
     seconds = time.time() - start
     moved = move_into(out_dir, results_root)  # whatever finished before a failure is kept
     shutil.rmtree(run_dir, ignore_errors=True)
-    failure = os.path.join(results_root, failure_relpath(ds.name, defn.algorithm, defn.build_name))
+    for item in job.todo:  # a pass that has a result now leaves no stale failure record behind
+        result, failed = _pass_paths(sweep, defn, item["scenario"], item["query_args"])
+        if os.path.exists(result) and os.path.exists(failed):
+            os.remove(failed)
+    failure = os.path.join(results_root, failure_relpath(sweep.workload, defn.algorithm, defn.build_name))
     if code != 0:
         write_json(failure, {"algorithm": defn.algorithm, "build_args": defn.build_args, "reason": reason,
                              "log": os.path.relpath(log_path, results_root), "dataset": ds.name,
+                             "workload": sweep.workload,
                              "dataset_hash": ds.content_hash, "code_hash": job.code_hash, "mode": "local",
                              "time": time.time(), "finished_passes": len(moved)})
     elif os.path.exists(failure):

@@ -39,13 +39,13 @@ def log(msg):
 class QueryPass:
     """Timed passes of all test queries of one scenario with one set of query arguments."""
 
-    def __init__(self, ds, scenario, k):
+    def __init__(self, ds, scenario, k, queries):
         self.ds, self.scenario, self.k = ds, scenario, k
-        self.Q = ds.test
+        self.Q = ds.test[:queries]
         if scenario == UNFILTERED:
             self.rows, self.index = None, None
         else:
-            self.rows = ds.scenarios[scenario].query_labels.rows()
+            self.rows = ds.scenarios[scenario].query_labels.rows()[:queries]
             self.index = ds.label_index(scenario)
 
     def _store(self, ids, out, i):
@@ -93,8 +93,8 @@ class QueryPass:
 
 
 def run_pass(algo, defn, ds, job, scenario, query_args, fit):
-    k, runs, nq = job["k"], job["runs"], ds.nq
-    qp = QueryPass(ds, scenario, k)
+    k, runs, nq = job["k"], job["runs"], job["queries"]
+    qp = QueryPass(ds, scenario, k, nq)
     algo.set_query_arguments(**query_args)
     uses_map = defn.uses_filter_map
     algo.set_threads(1)
@@ -182,7 +182,8 @@ def main(argv=None):
     ds = Dataset(args.dataset)
     cls = getattr(importlib.import_module(defn.module), defn.cls)
     common = {"algorithm": defn.algorithm, "plugin": defn.plugin, "group": defn.group,
-              "build_args": defn.build_args, "dataset": job["dataset"], "dataset_hash": ds.content_hash,
+              "build_args": defn.build_args, "dataset": job["dataset"], "workload": job["workload"],
+              "queries": job["queries"], "dataset_hash": ds.content_hash,
               "dataset_distance": ds.distance, "code_hash": job["code_hash"], "mode": job["mode"],
               "image_id": job.get("image_id"), "versions": system.package_versions(defn.packages),
               "label_aware": defn.label_aware, "uses_filter_map": defn.uses_filter_map,
@@ -199,14 +200,14 @@ def main(argv=None):
             except Exception as e:
                 reason = f"{type(e).__name__}: {e}"
                 log(f"  {scenario} {run_name}: failed: {reason}")
-                write_json(os.path.join(args.out, failure_relpath(job["dataset"], defn.algorithm,
+                write_json(os.path.join(args.out, failure_relpath(job["workload"], defn.algorithm,
                                                                   f"{run_name}__{scenario}")),
                            {"reason": reason, "traceback": traceback.format_exc(), "scenario": scenario,
                             "query_args": query_args, "time": time.time(), **common})
                 continue
             attrs.update(common)
             attrs["finished"] = time.time()
-            path = os.path.join(args.out, result_relpath(job["dataset"], scenario, job["k"], defn.algorithm, run_name))
+            path = os.path.join(args.out, result_relpath(job["workload"], scenario, job["k"], defn.algorithm, run_name))
             write_result(path, attrs, arrays)
             log(f"  {scenario:15s} {run_name}: {attrs['qps']:.0f} QPS")
         algo.done()

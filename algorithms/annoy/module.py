@@ -32,7 +32,11 @@ class Annoy(FilteredANN):
         self.search_k = int(search_k)
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
-        search = lambda depth: self.index.get_nns_by_vector(q, depth, search_k=self.search_k)
+        # search_k (nodes inspected) scales with the depth asked for, as annoy's default
+        # (n_trees × depth) does, so a deeper post-filter search is not starved of candidates.
+        def search(depth):
+            search_k = -1 if self.search_k < 0 else self.search_k * max(1, depth // k)
+            return self.index.get_nns_by_vector(q, depth, search_k=search_k)
         if valid is None:
             return np.asarray(search(k), dtype=np.int64)
         return post_filter(search, k, valid, self.n)

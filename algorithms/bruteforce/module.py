@@ -19,7 +19,8 @@ class BruteForce(FilteredANN):
         q = np.asarray(q, dtype=np.float32)
         if self.distance == "angular":
             q = q / max(float(np.linalg.norm(q)), 1e-30)
-        scores = self.X[ids] @ q
+        # Gathering the valid rows pays only while they are few; else scan all and pick.
+        scores = (self.X[ids] @ q) if len(ids) < self.n // 4 else (self.X @ q)[ids]
         if self.distance == "euclidean":
             scores = self.sq_norms[ids] - 2 * scores  # |x|² - 2 q·x ranks like |x - q|²
         else:
