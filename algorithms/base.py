@@ -79,15 +79,16 @@ def normalize(X):
     return X / np.where(norms == 0, 1, norms)
 
 
-def post_filter(search, k, valid, n, cap_fraction=0.5):
+def post_filter(search, k, valid, n, max_depth=None):
     """Post-filtering as in the FANNS paper: ask the unfiltered index for `depth` results, keep
-    those that pass the filter, and double the depth until k pass or the depth reaches
-    cap_fraction * n. The first depth is k / selectivity (read off the filter map), the number
-    of results that holds k valid ones on average.
+    those that pass the filter, and double the depth until k pass or the depth reaches max_depth
+    (default n/2, the paper's cap; a query argument of the post-filter plugins, since the cost
+    grows with it). The first depth is k / selectivity (read off the filter map): the number of
+    results that holds k valid ones on average.
 
     search(depth) -> ids nearest first (-1 for missing). Returns at most k valid ids.
     """
-    cap = max(k, int(cap_fraction * n))
+    cap = max(k, min(n, int(max_depth)) if max_depth else n // 2)
     valid_count = int(popcount(valid))
     if valid_count == 0:
         return np.zeros(0, dtype=np.int64)

@@ -25,27 +25,24 @@ UNFILTERED = "unfiltered"
 _MODE = {"containment": "and", "overlap": "or", "equality": "equal", "fixed_equality": "equal"}
 
 
+_BIT = np.array([1 << b for b in range(8)], dtype=np.uint8)
+
+
 def bitset_bytes(n):
     return (n + 7) // 8
 
 
 def ids_to_bitset(ids, n, out=None):
-    """Sets the bits of `ids` (sorted, unique) in a packed bitset over n items (ORs into `out`)."""
+    """Sets the bits of `ids` in a packed bitset over n items (ORs into `out`)."""
     if out is None:
         out = np.zeros(bitset_bytes(n), dtype=np.uint8)
-    if len(ids) == 0:
-        return out
-    byte = ids >> 3
-    bit = np.left_shift(1, ids & 7).astype(np.uint8)
-    # ids are sorted, so ids sharing a byte are adjacent: OR them together per byte.
-    starts = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
-    out[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
+    np.bitwise_or.at(out, ids >> 3, _BIT[ids & 7])  # unbuffered: ids sharing a byte all land
     return out
 
 
 def bits_test(bitset, ids):
     """Boolean array: is bit ids[j] set?"""
-    return ((bitset[ids >> 3] >> (ids & 7).astype(np.uint8)) & 1).astype(bool)
+    return (bitset[ids >> 3] & _BIT[ids & 7]) != 0
 
 
 def bitset_to_ids(bitset, n):
@@ -82,6 +79,8 @@ class LabelIndex:
         self.counts = counts
         self.postings_ptr = np.concatenate([[0], np.cumsum(counts)])
         self.postings = all_rows[order].astype(np.int32)
+        self._ptr = self.postings_ptr.tolist()  # Python lists: cheaper to index per query
+        self._count = counts.tolist()
         # A dense bitset costs n/8 bytes, a posting list 4 bytes an id: keep dense only where smaller.
         self.dense_min_count = max(1, n // 32)
         self.dense = {int(label): ids_to_bitset(self.posting(label), n)
@@ -92,28 +91,24 @@ class LabelIndex:
             self._all[n // 8] = (1 << (n % 8)) - 1
 
     def posting(self, label):
-        return self.postings[self.postings_ptr[label]:self.postings_ptr[label + 1]]
+        return self.postings[self._ptr[label]:self._ptr[label + 1]]
 
     def nbytes(self):
         return self.postings.nbytes + sum(b.nbytes for b in self.dense.values())
 
-    def _known(self, labels):
-        labels = np.asarray(labels, dtype=np.int64)
-        return labels[(labels >= 0) & (labels < self.n_labels)], bool(np.any((labels < 0) | (labels >= self.n_labels)))
-
     def _intersection(self, labels):
         """Bitset of the items that carry every label in `labels` (internal label ids)."""
-        if len(labels) == 0:
+        if not labels:
             return self._all.copy()
-        labels = sorted(set(int(x) for x in labels), key=lambda l: self.counts[l])
-        if self.counts[labels[0]] == 0:
+        labels = sorted(labels, key=self._count.__getitem__)
+        if self._count[labels[0]] == 0:
             return np.zeros_like(self._all)
         if labels[0] in self.dense:  # every label is frequent: AND the bitsets
             out = self.dense[labels[0]].copy()
             for label in labels[1:]:
                 np.bitwise_and(out, self.dense[label], out=out)
             return out
-        ids = self.posting(labels[0])
+        ids = self.posting(labels[0])  # the rarest list, narrowed by each other label
         for label in labels[1:]:
             if len(ids) == 0:
                 break
@@ -121,33 +116,34 @@ class LabelIndex:
                 ids = ids[bits_test(self.dense[label], ids)]
             else:
                 other = self.posting(label)
-                pos = np.minimum(np.searchsorted(other, ids), len(other) - 1)
+                pos = np.searchsorted(other, ids)
+                pos[pos == len(other)] = 0
                 ids = ids[other[pos] == ids]
         return ids_to_bitset(ids, self.n)
 
     def filter_map(self, query_labels, scenario):
         """The packed bitset of the base items valid for one query."""
         mode = _MODE[scenario]
-        labels, has_unknown = self._known(query_labels)
+        labels = {int(x) for x in query_labels}
+        known = {x for x in labels if 0 <= x < self.n_labels}
         if mode == "or":
             out = np.zeros_like(self._all)
             sparse = []
-            for label in np.unique(labels):
+            for label in known:
                 if label in self.dense:
                     np.bitwise_or(out, self.dense[label], out=out)
                 else:
                     sparse.append(self.posting(label))
-            if sparse:
-                ids_to_bitset(np.unique(np.concatenate(sparse)), self.n, out=out)
+            for ids in sparse:
+                ids_to_bitset(ids, self.n, out=out)
             return out
-        if has_unknown:  # a label no base item carries: nothing contains it
+        if len(known) < len(labels):  # a label no base item carries: nothing contains it
             return np.zeros_like(self._all)
         if mode == "equal":
-            size = len(np.unique(labels))
-            if size > self.max_size:
+            if len(known) > self.max_size:
                 return np.zeros_like(self._all)
-            labels = np.append(labels, self.n_labels + size)
-        return self._intersection(labels)
+            known.add(self.n_labels + len(known))  # the posting of sets of exactly this size
+        return self._intersection(known)
 
     def filter_maps(self, query_label_rows, scenario):
         """Filter maps of several queries: uint8 [len(rows), ceil(n/8)]."""

@@ -28,8 +28,8 @@ class Annoy(FilteredANN):
             self.index.add_item(i, x)
         self.index.build(self.n_trees, n_jobs=self.threads)
 
-    def set_query_arguments(self, search_k=-1):
-        self.search_k = int(search_k)
+    def set_query_arguments(self, search_k=-1, max_depth=None):
+        self.search_k, self.max_depth = int(search_k), max_depth
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
         # search_k (nodes inspected) scales with the depth asked for, as annoy's default
@@ -39,7 +39,7 @@ class Annoy(FilteredANN):
             return self.index.get_nns_by_vector(q, depth, search_k=search_k)
         if valid is None:
             return np.asarray(search(k), dtype=np.int64)
-        return post_filter(search, k, valid, self.n)
+        return post_filter(search, k, valid, self.n, self.max_depth)
 
     def index_size(self):
         with tempfile.TemporaryDirectory() as tmp:

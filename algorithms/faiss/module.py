@@ -64,7 +64,7 @@ class FaissIndex(FilteredANN):
             return self._search(q, k)
         if self.filtering == "in-search":
             return self._search(q, k, faiss.IDSelectorBitmap(valid))
-        return post_filter(lambda depth: self._search(q, depth), k, valid, self.n)
+        return post_filter(lambda depth: self._search(q, depth), k, valid, self.n, self.query_args.get("max_depth"))
 
     def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
         if valid_rows is None:  # faiss batches unfiltered queries itself, across its threads
@@ -135,7 +135,7 @@ class FaissPQ(FaissIndex):
         self.m, self.nbits = int(m), int(nbits)
 
     def factory(self, d):
-        return f"PQ{self.m}x{self.nbits}"
+        return f"PQ{self.m}x{self.nbits}np"  # np: no polysemous training (slow; its search is not used)
 
 
 class FaissLSH(FaissIndex):

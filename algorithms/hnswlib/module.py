@@ -24,8 +24,8 @@ class Hnswlib(FilteredANN):
                               random_seed=self.seed)
         self.index.add_items(X, np.arange(self.n), num_threads=self.threads)
 
-    def set_query_arguments(self, ef=10):
-        self.ef = int(ef)
+    def set_query_arguments(self, ef=10, max_depth=None):
+        self.ef, self.max_depth = int(ef), max_depth
         self.index.set_ef(self.ef)
 
     def _knn(self, q, k, filter=None):
@@ -49,7 +49,7 @@ class Hnswlib(FilteredANN):
             self.index.set_ef(max(self.ef, depth))
             return self._knn(q, min(depth, self.n))
         try:
-            return post_filter(search, k, valid, self.n)
+            return post_filter(search, k, valid, self.n, self.max_depth)
         finally:
             self.index.set_ef(self.ef)
 
