@@ -8,10 +8,14 @@ a returned id's exact distance with that K-th distance, so equal-distance items 
 
 Distances (smaller is nearer): euclidean = L2, angular = 1 - cosine, ip = -inner product.
 """
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from harness.filters import popcount
+from harness.filters import bitset_to_ids, popcount
 
 _MARGIN = 16  # extra float32 candidates, so float32 rounding cannot push a true neighbour out
 
@@ -46,46 +50,70 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=256, base_bl
     that returns the packed filter maps of those queries (so no nq × n matrix is ever held).
     Returns neighbors int64 [nq, K] (-1 padded), distances float32 [nq, K] (+inf padded),
     valid_count int64 [nq].
+
+    A query that passes few base vectors (< n/16, where gathering their rows costs less than
+    scanning all) is answered from just those, queries in parallel threads; the others share
+    blocked scans of the whole base, masked by their filter maps.
     """
     X = _prepare(distance, train)
     Q = _prepare(distance, test)
     n, nq = len(X), len(Q)
-    x_norms = (X * X).sum(1) if distance == "euclidean" else None
+    # One GEMM gives the ranking score: [-2q, 1]·[x, |x|²] = |x|² - 2q·x for L2; -q·x otherwise.
+    if distance == "euclidean":
+        X_aug = np.hstack([X, (X * X).sum(1, keepdims=True)])
+        Q_aug = np.hstack([-2 * Q, np.ones((nq, 1), np.float32)])
+    else:
+        X_aug, Q_aug = X, -Q
     keep = min(K + _MARGIN, n)
     base_block -= base_block % 8  # blocks start on bitset byte boundaries
     neighbors = np.full((nq, K), -1, dtype=np.int64)
     distances = np.full((nq, K), np.inf, dtype=np.float32)
     valid_count = np.full(nq, n, dtype=np.int64)
+
+    def finish(qi, candidates):  # exact float64 re-ranking, ties broken by id
+        exact = exact_distances(distance, test[qi], train[candidates])
+        order = np.lexsort((candidates, exact))[:K]
+        neighbors[qi, :len(order)] = candidates[order]
+        distances[qi, :len(order)] = exact[order]
+
+    pool = ThreadPoolExecutor(os.cpu_count() or 1)  # numpy drops the GIL while gathering and multiplying
     for q0 in range(0, nq, query_block):
         q1 = min(nq, q0 + query_block)
         maps = filter_maps(q0, q1) if filter_maps is not None else None
+        dense = np.arange(q0, q1)
         if maps is not None:
             valid_count[q0:q1] = popcount(maps)
-        cand_d = np.empty((q1 - q0, keep), dtype=np.float32)
-        cand_i = np.empty((q1 - q0, keep), dtype=np.int64)
+            sparse = valid_count[q0:q1] < n // 16
+
+            def gathered(qi):
+                ids = bitset_to_ids(maps[qi - q0], n)
+                scores = X_aug[ids] @ Q_aug[qi]
+                if len(ids) > keep:
+                    ids = ids[np.argpartition(scores, keep - 1)[:keep]]
+                finish(qi, ids)
+
+            with threadpool_limits(limits=1, user_api="blas"):
+                list(pool.map(gathered, dense[sparse]))
+            dense, maps = dense[~sparse], maps[~sparse]
+        if progress is not None:
+            progress(q1 - q0)
+        if len(dense) == 0:
+            continue
+        cand_d = np.empty((len(dense), keep), dtype=np.float32)
+        cand_i = np.empty((len(dense), keep), dtype=np.int64)
         heaps = faiss.float_maxheap_array_t()
-        heaps.k, heaps.nh = keep, q1 - q0
+        heaps.k, heaps.nh = keep, len(dense)
         heaps.val, heaps.ids = faiss.swig_ptr(cand_d), faiss.swig_ptr(cand_i)
         heaps.heapify()
         for b0 in range(0, n, base_block):
             b1 = min(n, b0 + base_block)
-            scores = Q[q0:q1] @ X[b0:b1].T
-            if distance == "euclidean":
-                scores *= -2
-                scores += x_norms[b0:b1]  # |q|² is the same for a whole row: ranking needs no more
-            else:
-                np.negative(scores, out=scores)
+            scores = Q_aug[dense] @ X_aug[b0:b1].T
             if maps is not None:
                 mask = np.unpackbits(maps[:, b0 // 8:(b1 + 7) // 8], axis=1, count=b1 - b0, bitorder="little")
-                scores[mask == 0] = np.inf
+                np.copyto(scores, np.inf, where=mask == 0)
             scores = np.ascontiguousarray(scores, dtype=np.float32)
-            heaps.addn(b1 - b0, faiss.swig_ptr(scores), b0, 0, q1 - q0)
-        for row, qi in enumerate(range(q0, q1)):
-            ids = cand_i[row][(cand_i[row] >= 0) & np.isfinite(cand_d[row])]
-            exact = exact_distances(distance, test[qi], train[ids])
-            order = np.lexsort((ids, exact))[:K]
-            neighbors[qi, :len(order)] = ids[order]
-            distances[qi, :len(order)] = exact[order]
-        if progress is not None:
-            progress(q1 - q0)
+            heaps.addn(b1 - b0, faiss.swig_ptr(scores), b0, 0, len(dense))
+        for row, qi in enumerate(dense):
+            finish(qi, cand_i[row][(cand_i[row] >= 0) & np.isfinite(cand_d[row])])
+    pool.shutdown()
     return neighbors, distances, valid_count
