@@ -17,7 +17,7 @@ COLUMNS = ["dataset", "workload", "queries", "scenario", "k", "algorithm", "buil
            "filter_time_mean", "build_time", "index_size", "index_size_method", "build_peak_memory",
            "search_peak_memory", "distance_computations", "recall_p10", "recall_below_half", "fewer_than_k",
            "violations", "queries_with_violations", "duplicates", "out_of_range", "too_many_ids",
-           "label_precision", "knn_precision", "knn_recall", "knn_f1", "metric", "dataset_distance", "mode",
+           "label_precision", "knn_precision", "knn_recall", "knn_f1", "metric", "dataset_distance", "metric_mismatch", "mode",
            "run_count", "code_hash", "dataset_hash", "cpu_model", "versions", "path"]
 
 
@@ -31,6 +31,8 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None):
         attrs, arrays = read_result(path)
         row = {key: attrs.get(key) for key in COLUMNS if key in attrs}
         row["path"] = os.path.relpath(path, root or results_dir())
+        # annoy's "dot" is the dataset distance "ip"; any other difference is a real mismatch.
+        row["metric_mismatch"] = {"dot": "ip"}.get(attrs.get("metric"), attrs.get("metric")) != attrs.get("dataset_distance")
         name = attrs["dataset"]
         if name not in evaluators:
             try:

@@ -29,7 +29,9 @@ def result_relpath(dataset, scenario, k, algorithm, run_name):
     return os.path.join(dataset, scenario, f"k={k}", algorithm, f"{run_name}.hdf5")
 
 
-def failure_relpath(dataset, algorithm, name):
+def failure_relpath(dataset, algorithm, build_name, scenario=None, run_name=None):
+    """A failed build's record, or with scenario and run_name, a failed query pass's."""
+    name = build_name if scenario is None else f"{run_name}__{scenario}"
     return os.path.join(dataset, "failed", algorithm, f"{name}.json")
 
 

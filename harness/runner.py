@@ -106,7 +106,7 @@ def _pass_paths(sweep, defn, scenario, query_args):
     """Where one pass's result file and its failure record go."""
     run_name = defn.run_name(query_args)
     return (os.path.join(sweep.root, result_relpath(sweep.workload, scenario, sweep.k, defn.algorithm, run_name)),
-            os.path.join(sweep.root, failure_relpath(sweep.workload, defn.algorithm, f"{run_name}__{scenario}")))
+            os.path.join(sweep.root, failure_relpath(sweep.workload, defn.algorithm, defn.build_name, scenario, run_name)))
 
 
 @dataclass

@@ -200,8 +200,8 @@ def main(argv=None):
             except Exception as e:
                 reason = f"{type(e).__name__}: {e}"
                 log(f"  {scenario} {run_name}: failed: {reason}")
-                write_json(os.path.join(args.out, failure_relpath(job["workload"], defn.algorithm,
-                                                                  f"{run_name}__{scenario}")),
+                write_json(os.path.join(args.out, failure_relpath(job["workload"], defn.algorithm, defn.build_name,
+                                                                  scenario, run_name)),
                            {"reason": reason, "traceback": traceback.format_exc(), "scenario": scenario,
                             "query_args": query_args, "time": time.time(), **common})
                 continue
