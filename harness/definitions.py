@@ -20,7 +20,8 @@
             constraints: ["efConstruction >= M"]     # skipped and counted when false; may use `dimension`
 
 `--algorithm X` selects: a plugin folder, an algorithm, a run group name (in any algorithm), or
-`algorithm/group`. A plugin folder or algorithm means its default groups.
+`algorithm/group`. A plugin folder or algorithm means its default groups (its smoke group when
+it has no other).
 """
 import ast
 import glob
@@ -118,7 +119,9 @@ class AlgorithmConfig:
     groups: dict = field(default_factory=dict)
 
     def default_groups(self):
-        return [g for g in self.groups.values() if not g.opt_in and g.name != "smoke"]
+        """Groups run unless others are named: all but `smoke` and opt-in ones (smoke if none)."""
+        groups = [g for g in self.groups.values() if not g.opt_in and g.name != "smoke"]
+        return groups or [self.groups["smoke"]]
 
 
 def _check_mapping(value, where, allowed=None, required=()):

@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harness.filters import bitset_to_ids, popcount
+from harness.filters import bits_test, bitset_to_ids, popcount
 
 _MARGIN = 16  # extra float32 candidates, so float32 rounding cannot push a true neighbour out
 
@@ -43,7 +43,7 @@ def _prepare(distance, X):
     return X
 
 
-def knn(train, test, distance, K=100, filter_maps=None, query_block=256, base_block=65536, progress=None):
+def knn(train, test, distance, K=100, filter_maps=None, query_block=1024, base_block=65536, progress=None):
     """Exact k-NN of each test vector among the train vectors valid under its filter map.
 
     filter_maps: None (unfiltered), or a callable (start, stop) -> uint8 [stop-start, ceil(n/8)]
@@ -51,13 +51,17 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=256, base_bl
     Returns neighbors int64 [nq, K] (-1 padded), distances float32 [nq, K] (+inf padded),
     valid_count int64 [nq].
 
-    A query that passes few base vectors (< n/16, where gathering their rows costs less than
-    scanning all) is answered from just those, queries in parallel threads; the others share
-    blocked scans of the whole base, masked by their filter maps.
+    Three routes to the same exact answer, by selectivity s of the query:
+    - s < 1/16: distances to just the valid vectors (gathered), queries in parallel threads;
+    - otherwise faiss' exact unfiltered search for the k' = 2·(K + margin)/s nearest: everything
+      nearer than the k'-th is in that list, so when K + margin of them pass the filter they hold
+      the filtered top K;
+    - the queries where they do not: a blocked scan of the whole base masked by the filter map.
     """
     X = _prepare(distance, train)
     Q = _prepare(distance, test)
     n, nq = len(X), len(Q)
+    metric = faiss.METRIC_L2 if distance == "euclidean" else faiss.METRIC_INNER_PRODUCT
     # One GEMM gives the ranking score: [-2q, 1]·[x, |x|²] = |x|² - 2q·x for L2; -q·x otherwise.
     if distance == "euclidean":
         X_aug = np.hstack([X, (X * X).sum(1, keepdims=True)])
@@ -76,44 +80,59 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=256, base_bl
         neighbors[qi, :len(order)] = candidates[order]
         distances[qi, :len(order)] = exact[order]
 
-    pool = ThreadPoolExecutor(os.cpu_count() or 1)  # numpy drops the GIL while gathering and multiplying
-    for q0 in range(0, nq, query_block):
-        q1 = min(nq, q0 + query_block)
-        maps = filter_maps(q0, q1) if filter_maps is not None else None
-        dense = np.arange(q0, q1)
-        if maps is not None:
-            valid_count[q0:q1] = popcount(maps)
-            sparse = valid_count[q0:q1] < n // 16
+    def gathered(qi, bits):
+        ids = bitset_to_ids(bits, n)
+        scores = X_aug[ids] @ Q_aug[qi]
+        if len(ids) > keep:
+            ids = ids[np.argpartition(scores, keep - 1)[:keep]]
+        finish(qi, ids)
 
-            def gathered(qi):
-                ids = bitset_to_ids(maps[qi - q0], n)
-                scores = X_aug[ids] @ Q_aug[qi]
-                if len(ids) > keep:
-                    ids = ids[np.argpartition(scores, keep - 1)[:keep]]
-                finish(qi, ids)
-
-            with threadpool_limits(limits=1, user_api="blas"):
-                list(pool.map(gathered, dense[sparse]))
-            dense, maps = dense[~sparse], maps[~sparse]
-        if progress is not None:
-            progress(q1 - q0)
-        if len(dense) == 0:
-            continue
-        cand_d = np.empty((len(dense), keep), dtype=np.float32)
-        cand_i = np.empty((len(dense), keep), dtype=np.int64)
+    def masked_scan(queries, maps):
+        cand_d = np.empty((len(queries), keep), dtype=np.float32)
+        cand_i = np.empty((len(queries), keep), dtype=np.int64)
         heaps = faiss.float_maxheap_array_t()
-        heaps.k, heaps.nh = keep, len(dense)
+        heaps.k, heaps.nh = keep, len(queries)
         heaps.val, heaps.ids = faiss.swig_ptr(cand_d), faiss.swig_ptr(cand_i)
         heaps.heapify()
         for b0 in range(0, n, base_block):
             b1 = min(n, b0 + base_block)
-            scores = Q_aug[dense] @ X_aug[b0:b1].T
-            if maps is not None:
-                mask = np.unpackbits(maps[:, b0 // 8:(b1 + 7) // 8], axis=1, count=b1 - b0, bitorder="little")
-                np.copyto(scores, np.inf, where=mask == 0)
-            scores = np.ascontiguousarray(scores, dtype=np.float32)
-            heaps.addn(b1 - b0, faiss.swig_ptr(scores), b0, 0, len(dense))
-        for row, qi in enumerate(dense):
+            scores = Q_aug[queries] @ X_aug[b0:b1].T
+            mask = np.unpackbits(maps[:, b0 // 8:(b1 + 7) // 8], axis=1, count=b1 - b0, bitorder="little")
+            np.copyto(scores, np.inf, where=mask == 0)
+            heaps.addn(b1 - b0, faiss.swig_ptr(np.ascontiguousarray(scores, dtype=np.float32)), b0, 0, len(queries))
+        for row, qi in enumerate(queries):
             finish(qi, cand_i[row][(cand_i[row] >= 0) & np.isfinite(cand_d[row])])
+
+    pool = ThreadPoolExecutor(os.cpu_count() or 1)  # numpy drops the GIL while gathering and multiplying
+    for q0 in range(0, nq, query_block):
+        q1 = min(nq, q0 + query_block)
+        if filter_maps is None:
+            _, ids = faiss.knn(Q[q0:q1], X, keep, metric=metric)
+            for row, qi in enumerate(range(q0, q1)):
+                finish(qi, ids[row][ids[row] >= 0])
+        else:
+            maps = filter_maps(q0, q1)
+            count = valid_count[q0:q1] = popcount(maps)
+            sparse = count < n // 16
+            with threadpool_limits(limits=1, user_api="blas"):
+                list(pool.map(lambda r: gathered(q0 + r, maps[r]), np.flatnonzero(sparse)))
+            # Dense queries, grouped by depth k' (powers of two) for faiss' unfiltered search.
+            rows = np.flatnonzero(~sparse)
+            depth = np.minimum(n, 2 ** np.ceil(np.log2(2 * keep * n / np.maximum(count[rows], 1)))).astype(int)
+            fallback = []
+            for k_prime in np.unique(depth):
+                group = rows[depth == k_prime]
+                _, ids = faiss.knn(Q[q0 + group], X, int(k_prime), metric=metric)
+                for r, found in zip(group, ids):
+                    found = found[found >= 0]
+                    passing = found[bits_test(maps[r], found)]
+                    if len(passing) >= min(keep, count[r]):
+                        finish(q0 + r, passing[:keep])
+                    else:
+                        fallback.append(r)
+            if fallback:
+                masked_scan(q0 + np.array(fallback), maps[fallback])
+        if progress is not None:
+            progress(q1 - q0)
     pool.shutdown()
     return neighbors, distances, valid_count

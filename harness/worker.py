@@ -62,11 +62,14 @@ class QueryPass:
         filter_t = np.zeros(nq)
         self.too_many = 0
         clock = time.perf_counter
+        build_map = self.index is not None and uses_filter_map
+        valid = None
         for i in range(nq):
             labels = None if self.rows is None else self.rows[i]
-            t0 = clock()
-            valid = self.index.filter_map(labels, self.scenario) if (self.index is not None and uses_filter_map) else None
-            t1 = clock()
+            t0 = t1 = clock()
+            if build_map:
+                valid = self.index.filter_map(labels, self.scenario)
+                t1 = clock()
             out = algo.filtered_query(self.Q[i], k, labels, self.scenario, valid)
             t2 = clock()
             search_t[i], filter_t[i] = t2 - t1, t1 - t0
@@ -81,9 +84,11 @@ class QueryPass:
         for a in range(0, nq, BATCH_CHUNK):
             b = min(nq, a + BATCH_CHUNK)
             rows = None if self.rows is None else self.rows[a:b]
-            t0 = time.perf_counter()
-            valid = self.index.filter_maps(rows, self.scenario) if (self.index is not None and uses_filter_map) else None
-            t1 = time.perf_counter()
+            t0 = t1 = time.perf_counter()
+            valid = None
+            if self.index is not None and uses_filter_map:
+                valid = self.index.filter_maps(rows, self.scenario)
+                t1 = time.perf_counter()
             out = np.asarray(algo.batch_filtered_query(self.Q[a:b], k, rows, self.scenario, valid))
             t2 = time.perf_counter()
             search_s, filter_s = search_s + t2 - t1, filter_s + t1 - t0

@@ -165,3 +165,16 @@ def test_bad_input_gets_one_line_errors(tmp_path):
         proc = run(*args, results=tmp_path)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_label_aware_plugins_are_refitted_for_each_label_assignment(xxs, tmp_path):
+    proc = run("--dataset", xxs, "--plugins", os.path.join(ROOT, "tests", "plugins"), "--algorithm", "own-labels",
+               results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = collect(str(tmp_path), "random-filter-xxs", datasets_lookup=lambda name: xxs)
+    assert {r["scenario"] for r in rows} == {"unfiltered", "containment", "overlap", "equality", "fixed_equality"}
+    for r in rows:  # exact with its own labels: wrong labels would show as violations
+        assert r["recall"] == 1.0 and r["violations"] == 0, r["scenario"]
+        assert r["filter_time_mean"] == 0  # no filter map built for a plugin that does not use it
+    log = open(os.path.join(tmp_path, "random-filter-xxs", "logs", "own-labels", "default.log")).read()
+    assert log.count("fit own-labels") == 2  # the shared base labels, and fixed_equality's own

@@ -51,3 +51,25 @@ def test_ties_are_broken_by_id_and_distances_are_exact():
     nb, dist, _ = knn(train, np.zeros((1, 2), np.float32), "euclidean", 3)
     assert list(nb[0]) == [0, 1, 2]
     assert np.allclose(dist[0], 1.0, atol=0)
+
+
+def test_every_route_is_exact_sparse_dense_and_far_away_valid_sets():
+    # Per query: 1% valid (gathered), 30% valid (unfiltered top-k' suffices), and the farthest 10%
+    # valid (the unfiltered top-k' holds none of them: the masked scan must answer).
+    rng = np.random.default_rng(7)
+    train = rng.normal(size=(4000, 8)).astype(np.float32)
+    test = rng.normal(size=(30, 8)).astype(np.float32)
+    masks = np.zeros((30, 4000), dtype=bool)
+    for i in range(30):
+        if i % 3 == 0:
+            masks[i, rng.choice(4000, 40, replace=False)] = True
+        elif i % 3 == 1:
+            masks[i] = rng.random(4000) < 0.3
+        else:
+            d = exact_distances("euclidean", test[i], train)
+            masks[i, np.argsort(d)[-400:]] = True
+    maps = np.packbits(masks, axis=1, bitorder="little")
+    for distance in ("euclidean", "ip"):
+        nb, _, count = knn(train, test, distance, 20, filter_maps=lambda a, b: maps[a:b], query_block=7)
+        assert np.array_equal(nb, naive(train, test, distance, 20, masks)), distance
+        assert np.array_equal(count, masks.sum(1))
