@@ -1,6 +1,7 @@
 """FilterBench: run filtered-ANN benchmarks.
 
-    python run.py --local --dataset random-filter-s --algorithm faiss-hnsw
+    python -m install && python run.py --dataset random-filter-s --algorithm faiss-hnsw
+    python run.py --local --algorithm faiss-hnsw        # the same worker, as a local subprocess
     python run.py --list-algorithms
 """
 import argparse
@@ -33,6 +34,8 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=3600, help="seconds per build configuration before it is killed (default: 3600)")
     p.add_argument("--force", action="store_true", help="rerun results that already exist, and builds that failed before")
     p.add_argument("--local", action="store_true", help="run workers as local subprocesses instead of Docker containers")
+    p.add_argument("--cpus", default=None, metavar="SET", help="Docker: CPUs a container may use, e.g. 0-1 or 0,2 (default: all)")
+    p.add_argument("--memory", default=None, metavar="SIZE", help="Docker: memory limit of a container, e.g. 8g (default: none)")
     p.add_argument("--results", default=None, help="results directory (default: results/)")
     p.add_argument("--plugins", default=None, metavar="DIR",
                    help="directory of plugin folders (default: algorithms/); its parent must be importable")
@@ -119,10 +122,15 @@ def main(argv=None):
     if args.list_datasets:
         list_datasets()
         return 0
-    if not args.local:
-        print("error: running plugins in Docker containers is not available yet; run with --local "
-              "(the same worker as a local subprocess)", file=sys.stderr)
-        return 2
+    from harness import runner
+    if args.local:
+        engine = runner.LocalEngine()
+    else:
+        try:
+            engine = runner.DockerEngine(args.cpus, args.memory)
+        except runner.DockerError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     try:
         selection = select(configs, args.algorithm)
     except ConfigError as e:
@@ -152,11 +160,16 @@ def main(argv=None):
         print(f"error: --count {args.count} exceeds the {gt_k} neighbours of the dataset's ground truth", file=sys.stderr)
         return 2
 
-    from harness import runner
     from harness.export import collect
     sweep = runner.Sweep(ds, path, args.count, args.runs, args.batch, args.timeout, args.results or results_dir(),
                          args.force, min(args.queries, ds.nq) if args.queries < ds.nq else 0)
     p = runner.plan(sweep, selection, scenarios)
+    if isinstance(engine, runner.DockerEngine):
+        try:
+            engine.check_images([job.definition for job in p.jobs])
+        except runner.DockerError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     passes = sum(len(j.todo) for j in p.jobs)
     print(f"{sweep.workload}: {ds.n} vectors, d={ds.d}, {sweep.queries or ds.nq} queries, "
           f"scenarios: {', '.join(scenarios or ds.scenario_names)}")
@@ -171,7 +184,7 @@ def main(argv=None):
         for job in bar:
             d = job.definition
             bar.set_description(f"{d.algorithm} {d.build_name}")
-            out = runner.run_local(job, sweep)
+            out = runner.run_job(job, sweep, engine)
             status = f"{len(out.moved)} of {len(job.todo)} passes in {out.seconds:.1f} s"
             if not out.ok:
                 failures += 1

@@ -14,13 +14,13 @@ base (harness.filters). For the unfiltered scenario, scenario == "unfiltered", v
 query_labels is None. Return fewer than k ids, or pad with -1, when fewer are found; the harness
 checks every id against the filter and reports violations, duplicates and out-of-range ids.
 """
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from harness.filters import bits_test, popcount
+from harness.system import available_cpus
 
 
 class FilteredANN:
@@ -28,7 +28,7 @@ class FilteredANN:
         self.distance = distance
         self.metric = distance  # the metric the index actually uses (annoy may differ)
         self.build_args = build_args
-        self.threads = os.cpu_count() or 1
+        self.threads = available_cpus()
         self.n = 0
 
     def set_threads(self, n):

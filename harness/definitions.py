@@ -1,8 +1,8 @@
 """Plugin configs (algorithms/<folder>/config.yml) and their expansion into runs.
 
     module: algorithms.faiss.module        # where the classes live
-    image: filterbench-faiss               # its Docker image
-    packages: [faiss-cpu]                  # versions recorded with every result
+    packages: [faiss-cpu]                  # installed in its image (versions from requirements.txt),
+                                           # and recorded with every result
     algorithms:
       faiss-hnsw:                          # the name results and the leaderboard show
         class: FaissHNSW
@@ -41,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS_DIR = os.path.join(ROOT, "algorithms")
 MAX_DEFAULT_BUILDS = 15
 
-_TOP_KEYS = {"module", "image", "packages", "algorithms"}
+_TOP_KEYS = {"module", "packages", "algorithms"}
 _ALGO_KEYS = {"class", "args", "description", "scenarios", "distances", "label_aware", "uses_filter_map", "runs"}
 _GROUP_KEYS = {"build", "query", "constraints", "opt_in"}
 _SAFE_FUNCTIONS = {"min": min, "max": max, "abs": abs}
@@ -199,7 +199,7 @@ def load_config(path):
             raise ConfigError(f"{where}.runs.smoke: missing (every plugin has a small smoke group that CI runs)")
         cfg = AlgorithmConfig(
             name=str(name), plugin=plugin, path=path, module=str(raw["module"]), cls=str(spec["class"]),
-            image=str(raw.get("image", f"filterbench-{plugin}")),
+            image=f"filterbench-{plugin}",  # built by `python -m install` from the folder
             packages=_check_list(raw.get("packages", []), f"{path}: packages"),
             args=_check_mapping(spec.get("args", {}), f"{where}.args"),
             description=str(spec.get("description", "")),

@@ -8,7 +8,6 @@ a returned id's exact distance with that K-th distance, so equal-distance items 
 
 Distances (smaller is nearer): euclidean = L2, angular = 1 - cosine, ip = -inner product.
 """
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import faiss
@@ -16,6 +15,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from harness.filters import bits_test, bitset_to_ids, popcount
+from harness.system import available_cpus
 
 _MARGIN = 16  # extra float32 candidates, so float32 rounding cannot push a true neighbour out
 
@@ -103,7 +103,7 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=1024, base_b
         for row, qi in enumerate(queries):
             finish(qi, cand_i[row][(cand_i[row] >= 0) & np.isfinite(cand_d[row])])
 
-    pool = ThreadPoolExecutor(os.cpu_count() or 1)  # numpy drops the GIL while gathering and multiplying
+    pool = ThreadPoolExecutor(available_cpus())  # numpy drops the GIL while gathering and multiplying
     for q0 in range(0, nq, query_block):
         q1 = min(nq, q0 + query_block)
         if filter_maps is None:

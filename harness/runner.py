@@ -118,9 +118,11 @@ class Outcome:
     log: str
 
 
-def run_local(job, sweep):
-    """Runs one job in a local worker subprocess; never raises for a failing plugin."""
-    defn, ds, results_root, timeout = job.definition, sweep.ds, sweep.root, sweep.timeout
+def run_job(job, sweep, engine):
+    """Runs one job with an engine (LocalEngine or DockerEngine); never raises for a failing plugin.
+    The worker writes into an output directory of its own; finished files are moved into the
+    results tree afterwards, also when the worker failed."""
+    defn, ds, results_root = job.definition, sweep.ds, sweep.root
     log_path = os.path.join(results_root, sweep.workload, "logs", defn.algorithm, f"{defn.build_name}.log")
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     staging = os.path.join(results_root, ".runs")
@@ -128,29 +130,16 @@ def run_local(job, sweep):
     run_dir = tempfile.mkdtemp(prefix=f"{defn.algorithm}-", dir=staging)  # same filesystem: renames are atomic
     out_dir = os.path.join(run_dir, "out")
     os.makedirs(out_dir)
+    os.chmod(run_dir, 0o755)
+    os.chmod(out_dir, 0o777)  # the container's unprivileged user writes here
     job_path = os.path.join(run_dir, "job.json")
     with open(job_path, "w") as f:
         json.dump({"definition": defn.__dict__, "todo": job.todo, "dataset": ds.name, "workload": sweep.workload,
                    "queries": sweep.queries or ds.nq, "k": sweep.k, "runs": sweep.runs, "batch": sweep.batch,
-                   "code_hash": job.code_hash, "mode": "local", "image_id": None}, f)
-    cmd = [sys.executable, "-m", "harness.worker", "--dataset", os.path.abspath(sweep.dataset_path),
-           "--job", job_path, "--out", out_dir]
-    # The repo root, and the directory holding the plugins folder (for plugins outside algorithms/).
-    paths = [ROOT, os.path.dirname(os.path.dirname(os.path.abspath(defn.plugin_dir))), os.environ.get("PYTHONPATH", "")]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p), PYTHONUNBUFFERED="1")
+                   "code_hash": job.code_hash, "mode": engine.mode, "image_id": engine.image_id(defn)}, f)
+    os.chmod(job_path, 0o644)
     start = time.time()
-    with open(log_path, "w") as log:
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        try:
-            code = proc.wait(timeout=timeout)
-            reason = "" if code == 0 else _exit_reason(code, log_path)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            code, reason = -1, f"timeout: killed after {timeout} s (--timeout)"
+    code, reason = engine.run(defn, sweep, job_path, out_dir, log_path)
     seconds = time.time() - start
     moved = move_into(out_dir, results_root)  # whatever finished before a failure is kept
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -162,12 +151,113 @@ def run_local(job, sweep):
     if code != 0:
         write_json(failure, {"algorithm": defn.algorithm, "build_args": defn.build_args, "reason": reason,
                              "log": os.path.relpath(log_path, results_root), "dataset": ds.name,
-                             "workload": sweep.workload,
-                             "dataset_hash": ds.content_hash, "code_hash": job.code_hash, "mode": "local",
-                             "time": time.time(), "finished_passes": len(moved)})
+                             "workload": sweep.workload, "dataset_hash": ds.content_hash,
+                             "code_hash": job.code_hash, "mode": engine.mode, "time": time.time(),
+                             "finished_passes": len(moved)})
     elif os.path.exists(failure):
         os.remove(failure)  # it ran through now
     return Outcome(code == 0, reason, seconds, moved, log_path)
+
+
+class LocalEngine:
+    """The worker as a local subprocess (--local)."""
+    mode = "local"
+
+    def image_id(self, defn):
+        return None
+
+    def run(self, defn, sweep, job_path, out_dir, log_path):
+        cmd = [sys.executable, "-m", "harness.worker", "--dataset", os.path.abspath(sweep.dataset_path),
+               "--job", job_path, "--out", out_dir]
+        # The repo root, and the directory holding the plugins folder (for plugins outside algorithms/).
+        paths = [ROOT, os.path.dirname(os.path.dirname(os.path.abspath(defn.plugin_dir))),
+                 os.environ.get("PYTHONPATH", "")]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in paths if p), PYTHONUNBUFFERED="1")
+        with open(log_path, "w") as log:
+            log.write(f"$ {' '.join(cmd)}\n")
+            log.flush()
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+            try:
+                code = proc.wait(timeout=sweep.timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return -1, f"timeout: killed after {sweep.timeout:g} s (--timeout)"
+        return code, "" if code == 0 else _exit_reason(code, log_path)
+
+
+class DockerError(Exception):
+    """No engine, or a missing or outdated image; the message says what to run."""
+
+
+class DockerEngine:
+    """The worker in a fresh container of its plugin's image: no network, a non-root user, the
+    dataset mounted read-only and its own output directory the only writable mount; CPU set and
+    memory limit from the flags; killed after the timeout; always removed."""
+    mode = "docker"
+
+    def __init__(self, cpus=None, memory=None):
+        try:
+            import docker
+            self.client = docker.from_env(timeout=120)
+            self.client.ping()
+        except Exception as e:
+            raise DockerError(f"no Docker engine reachable ({str(e).splitlines()[0][:120]}); start dockerd, "
+                              f"or run with --local") from None
+        self.cpus, self.memory = cpus, memory
+        self.images = {}
+
+    def check_images(self, definitions):
+        """Every plugin image is there and runs the code on the host; else one line on how to build it."""
+        import docker
+        for defn in definitions:
+            if defn.image in self.images:
+                continue
+            hint = f"python -m install --algorithm {defn.algorithm}"
+            if not defn.plugin_dir.startswith(os.path.join(ROOT, "algorithms")):
+                hint += f" --plugins {os.path.dirname(defn.plugin_dir)}"
+            try:
+                image = self.client.images.get(f"{defn.image}:latest")
+            except docker.errors.ImageNotFound:
+                raise DockerError(f"image {defn.image} is not built: run `{hint}`") from None
+            if image.labels.get("filterbench.code_hash") != system.code_hash(defn.plugin_dir):
+                raise DockerError(f"image {defn.image} holds other code than this checkout: run `{hint}`")
+            self.images[defn.image] = image
+
+    def image_id(self, defn):
+        return self.images[defn.image].id
+
+    def run(self, defn, sweep, job_path, out_dir, log_path):
+        import requests
+        dataset = os.path.abspath(sweep.dataset_path)
+        inside = f"/data/{os.path.basename(dataset)}"
+        container = self.client.containers.run(
+            self.images[defn.image].id,
+            ["python", "-m", "harness.worker", "--dataset", inside, "--job", "/job/job.json", "--out", "/out"],
+            detach=True, network_mode="none", user="1000:1000", working_dir="/app", read_only=True,
+            tmpfs={"/tmp": ""}, environment={"PYTHONUNBUFFERED": "1", "PYTHONPATH": "/app"},
+            volumes={dataset: {"bind": inside, "mode": "ro"}, job_path: {"bind": "/job/job.json", "mode": "ro"},
+                     out_dir: {"bind": "/out", "mode": "rw"}},
+            cpuset_cpus=self.cpus, mem_limit=self.memory, memswap_limit=self.memory)
+        try:
+            try:
+                code = container.wait(timeout=sweep.timeout)["StatusCode"]
+                reason = ""
+            except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+                container.kill()
+                code, reason = -1, f"timeout: killed after {sweep.timeout:g} s (--timeout)"
+            container.reload()
+            with open(log_path, "wb") as log:
+                log.write(f"$ docker run {self.images[defn.image].tags} worker ({container.short_id})\n".encode())
+                log.write(container.logs())
+            if container.attrs["State"].get("OOMKilled"):
+                code, reason = code or -1, f"out of memory: killed by the engine at --memory {self.memory}"
+            elif code != 0 and not reason:
+                reason = _exit_reason(code if code < 128 else -(code - 128), log_path)
+            return code, reason
+        finally:
+            container.remove(force=True)
 
 
 def _exit_reason(code, log_path):

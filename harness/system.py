@@ -7,6 +7,14 @@ import platform
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def available_cpus():
+    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def cpu_info():
     model, flags = platform.processor() or platform.machine(), ""
     try:
@@ -20,7 +28,7 @@ def cpu_info():
                     flags = value.strip()
     except OSError:
         pass
-    return {"cpu_model": model, "cpu_flags": flags, "cpu_count": os.cpu_count() or 1}
+    return {"cpu_model": model, "cpu_flags": flags, "cpu_count": os.cpu_count() or 1, "cpus_available": available_cpus()}
 
 
 def _status(field):

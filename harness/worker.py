@@ -128,7 +128,7 @@ def run_pass(algo, defn, ds, job, scenario, query_args, fit):
     }
     arrays = {"neighbors": ids, "times": search_t, "filter_times": filter_t}
     if job["batch"]:
-        algo.set_threads(os.cpu_count() or 1)
+        algo.set_threads(system.available_cpus())
         best_batch = None
         for _ in range(runs):
             b_ids, search_s, filter_s = qp.batch(algo, uses_map)
@@ -136,7 +136,7 @@ def run_pass(algo, defn, ds, job, scenario, query_args, fit):
                 best_batch = (b_ids, search_s, filter_s)
         b_ids, search_s, filter_s = best_batch
         attrs.update(batch_qps=nq / (search_s + filter_s), batch_qps_search=nq / search_s,
-                     batch_threads=os.cpu_count() or 1)
+                     batch_threads=system.available_cpus())
         arrays["batch_neighbors"] = b_ids
         too_many += qp.too_many
     attrs["search_peak_memory"] = system.peak_rss()
@@ -148,7 +148,7 @@ def run_pass(algo, defn, ds, job, scenario, query_args, fit):
 
 def fit_algorithm(cls, defn, ds, labels):
     algo = cls(ds.distance, **defn.build_args)
-    algo.set_threads(os.cpu_count() or 1)
+    algo.set_threads(system.available_cpus())
     system.reset_peak_rss()
     rss0 = system.rss()
     t0 = time.perf_counter()
@@ -159,7 +159,7 @@ def fit_algorithm(cls, defn, ds, labels):
     fit = {"build_time": build_time, "build_peak_memory": system.peak_rss(), "index_memory": index_memory,
            "index_size": int(size) if size is not None else index_memory,
            "index_size_method": "serialized" if size is not None else "rss-delta",
-           "metric": algo.metric, "build_threads": os.cpu_count() or 1}
+           "metric": algo.metric, "build_threads": system.available_cpus()}
     return algo, fit
 
 

@@ -1,0 +1,21 @@
+# The base of every plugin image: Debian bookworm's Python 3.11 in a venv, the harness's own
+# dependencies, and a non-root user. BASE_IMAGE is a registry image (debian:bookworm-slim) where
+# one is reachable, else filterbench-rootfs:bookworm, made by debootstrap (python -m install).
+ARG BASE_IMAGE=debian:bookworm-slim
+FROM ${BASE_IMAGE}
+ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv python3-dev g++ \
+    && rm -rf /var/lib/apt/lists/*
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# The host's CA bundle, so pip works behind a TLS-intercepting proxy; wheels/ may hold wheels for
+# a fully offline install (PIP_OFFLINE=1).
+COPY ca-bundle.crt /etc/filterbench/ca-bundle.crt
+COPY wheels/ /wheels/
+ENV PIP_CERT=/etc/filterbench/ca-bundle.crt
+ARG PIP_OFFLINE=0
+COPY requirements.txt /tmp/requirements.txt
+RUN if [ "$PIP_OFFLINE" = 1 ]; then pip install --no-index --find-links /wheels -r /tmp/requirements.txt; \
+    else pip install -r /tmp/requirements.txt; fi
+RUN useradd --uid 1000 --create-home bench
+WORKDIR /app

@@ -1,0 +1,59 @@
+"""Plugins that try what a container must not allow, or fail in the ways a container can fail.
+Self-contained: their image holds only the harness and this folder."""
+import socket
+import sys
+import time
+
+import numpy as np
+
+from algorithms.base import FilteredANN
+from harness.filters import bitset_to_ids
+
+SENTINEL = "/var/tmp/filterbench-host-sentinel"  # written on the host by the test, never mounted
+PORT = 47391  # the test listens here on the host's loopback
+
+
+class Exact(FilteredANN):
+    def fit(self, X, labels):
+        self.X, self.n = np.asarray(X, dtype=np.float32), len(X)
+
+    def filtered_query(self, q, k, query_labels, scenario, valid):
+        ids = np.arange(self.n) if valid is None else bitset_to_ids(valid, self.n)
+        d = ((self.X[ids] - q) ** 2).sum(1)
+        return ids[np.argsort(d, kind="stable")[:k]]
+
+
+class OpensNetwork(Exact):
+    def fit(self, X, labels):
+        socket.create_connection(("127.0.0.1", PORT), timeout=5).close()
+        super().fit(X, labels)
+
+
+class WritesDataset(Exact):
+    def fit(self, X, labels):
+        with open(sys.argv[sys.argv.index("--dataset") + 1], "r+b") as f:
+            f.write(b"x")
+        super().fit(X, labels)
+
+
+class ReadsHostFile(Exact):
+    def fit(self, X, labels):
+        open(SENTINEL).read()
+        super().fit(X, labels)
+
+
+class Sleeps(Exact):
+    def fit(self, X, labels):
+        time.sleep(3600)
+
+
+class Allocates(Exact):
+    def fit(self, X, labels):
+        block = np.ones(2 ** 31, dtype=np.uint8)  # 2 GiB, every page touched
+        super().fit(X, labels)
+        del block
+
+
+class Raises(Exact):
+    def fit(self, X, labels):
+        raise RuntimeError("plugin gave up")
