@@ -7,8 +7,14 @@
 2. Filtered ground truth (K=100) against an unfiltered faiss IndexFlatL2 search of the same queries.
 3. Harness overhead: the search QPS the worker's timed loop reports for faiss HNSW (in-search
    filtering) against a bare loop calling faiss with the same queries, filter maps and efSearch.
+
+    python -m harness.bench --docker      (needs a Docker engine and `python -m install --algorithm faiss`)
+
+4. Containers: faiss HNSW QPS in its container against the same passes with --local, and the
+   wall time a build configuration takes in a container against locally (start-up overhead).
 """
 import argparse
+import os
 import time
 
 import faiss
@@ -141,12 +147,52 @@ def bench_overhead(n, nq, d, rng):
     print(f"  ratio harness / bare = {max(harness) / max(bare):.3f} (goal >= 0.97)")
 
 
+def bench_docker(dataset):
+    import tempfile
+
+    from datasets import ensure_dataset
+    from harness import runner
+    from harness.dataset import Dataset
+    from harness.definitions import load_all, select
+    from harness.export import collect
+    path = ensure_dataset(dataset)
+    ds = Dataset(path)
+    docker_engine = runner.DockerEngine()
+    with tempfile.TemporaryDirectory() as tmp:
+        qps, seconds = {}, {}
+        for name, engine in (("docker", docker_engine), ("local", runner.LocalEngine())):
+            sweep = runner.Sweep(ds, path, k=10, runs=3, batch=False, timeout=3600, root=os.path.join(tmp, name))
+            for selector, label in (("faiss-hnsw-bitmap/smoke", "hnsw"), ("bruteforce/smoke", "tiny")):
+                scenarios = None if label == "hnsw" else ["unfiltered"]
+                p = runner.plan(sweep, select(load_all(), [selector]), scenarios)
+                if name == "docker":
+                    engine.check_images([job.definition for job in p.jobs])
+                if label == "tiny":  # one pass of 10 queries: the wall time is start-up
+                    sweep.queries = 10
+                    p = runner.plan(sweep, select(load_all(), [selector]), scenarios)
+                outcome = runner.run_job(p.jobs[0], sweep, engine)
+                assert outcome.ok, outcome.reason
+                seconds[(name, label)] = outcome.seconds
+            qps[name] = {(r["scenario"], str(r["query_args"])): r["qps_search"]
+                         for r in collect(sweep.root, ds.name, datasets_lookup=lambda n: path)}
+    ratios = [qps["docker"][key] / qps["local"][key] for key in qps["local"]]
+    print(f"containers: faiss HNSW (smoke group) on {ds.name}, {len(ratios)} passes, best of 3 runs each")
+    print(f"  QPS docker / local: mean {np.mean(ratios):.3f}, min {np.min(ratios):.3f} (goal >= 0.95)")
+    print(f"  a build of 10 queries takes {seconds[('docker', 'tiny')]:.2f} s in a container, "
+          f"{seconds[('local', 'tiny')]:.2f} s locally: start-up overhead "
+          f"{seconds[('docker', 'tiny')] - seconds[('local', 'tiny')]:+.2f} s")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
+    p.add_argument("--docker", action="store_true", help="only the container benchmark")
+    p.add_argument("--dataset", default="random-filter-s", help="dataset of the container benchmark")
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
-    if args.quick:
+    if args.docker:
+        bench_docker(args.dataset)
+    elif args.quick:
         bench_filter_maps(100_000, 1_000, 20_000, rng)
         bench_ground_truth(20_000, 200, 32, rng)
         bench_overhead(10_000, 500, 32, rng)

@@ -13,7 +13,7 @@ from harness.export import collect
 from harness.results import list_failures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PLUGINS = os.path.join(ROOT, "tests", "plugins")
+PLUGINS = os.path.join(ROOT, "tests", "container_plugins")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +122,16 @@ def test_missing_image_gets_a_one_line_hint(engine, xxs, tmp_path):
         docker.from_env().images.remove("filterbench-labelaware:latest", force=True)
     except docker.errors.ImageNotFound:
         pass
-    proc = run("--dataset", xxs, "--plugins", PLUGINS, "--algorithm", "own-labels", results=tmp_path)
+    plugins = os.path.join(ROOT, "tests", "plugins")
+    proc = run("--dataset", xxs, "--plugins", plugins, "--algorithm", "own-labels", results=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"error: image filterbench-labelaware is not built: run "
-                                   f"`python -m install --algorithm own-labels --plugins {PLUGINS}`")
+                                   f"`python -m install --algorithm own-labels --plugins {plugins}`")
+
+
+def test_no_engine_is_one_line_unless_local(xxs, tmp_path):
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    proc = subprocess.run([sys.executable, "run.py", "--dataset", xxs, "--algorithm", "bruteforce",
+                           "--results", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith("error: no Docker engine reachable") and "--local" in proc.stderr

@@ -95,8 +95,8 @@ def test_export_writes_csv_and_json(smoke, small, tmp_path):
 
 def test_faults_are_recorded_and_the_sweep_goes_on(xxs, tmp_path):
     plugins = os.path.join(ROOT, "tests", "plugins")
-    proc = run("--dataset", xxs, "--plugins", plugins, "--algorithm", "smoke", "--scenario", "containment",
-               "--timeout", "5", results=tmp_path)
+    faulty = ["--plugins", plugins, "--algorithm", "faulty", "--scenario", "containment", "--timeout", "5"]
+    proc = run("--dataset", xxs, *faulty, results=tmp_path)
     assert proc.returncode == 1  # some builds failed
     reasons = {f["algorithm"]: f["reason"] for f in list_failures(str(tmp_path))}
     assert "RuntimeError: index construction exploded" in reasons["crash"]
@@ -110,8 +110,7 @@ def test_faults_are_recorded_and_the_sweep_goes_on(xxs, tmp_path):
     assert liar["violations"] > 0 and liar["duplicates"] == 100 and liar["out_of_range"] == 100
     assert liar["recall"] < 1.0
     # Nothing finished is lost and failed builds are not retried with the same code...
-    again = run("--dataset", xxs, "--plugins", plugins, "--algorithm", "smoke", "--scenario", "containment",
-                "--timeout", "5", results=tmp_path)
+    again = run("--dataset", xxs, *faulty, results=tmp_path)
     assert "0 builds to run" in again.stdout and "4 failed before" in again.stdout  # 3 builds, 1 pass
 
 

@@ -1,5 +1,7 @@
 """Plugins that try what a container must not allow, or fail in the ways a container can fail.
-Self-contained: their image holds only the harness and this folder."""
+Self-contained: their image holds only the harness and this folder. Outside a container they
+refuse to start: run locally, writes-dataset would really write into the dataset."""
+import os
 import socket
 import sys
 import time
@@ -14,6 +16,11 @@ PORT = 47391  # the test listens here on the host's loopback
 
 
 class Exact(FilteredANN):
+    def __init__(self, distance, **kw):
+        if not os.path.exists("/.dockerenv"):
+            raise RuntimeError("container-only test plugin: refusing to run outside a container")
+        super().__init__(distance, **kw)
+
     def fit(self, X, labels):
         self.X, self.n = np.asarray(X, dtype=np.float32), len(X)
 
