@@ -14,10 +14,11 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harness.filters import bits_test, bitset_to_ids, popcount
+from harness.filters import bitset_to_ids, popcount
 from harness.system import available_cpus
 
 _MARGIN = 16  # extra float32 candidates, so float32 rounding cannot push a true neighbour out
+_GATHER_BELOW = 1 / 32  # selectivity under which gathering the valid rows beats scanning all (measured)
 
 
 def exact_distances(distance, q, X):
@@ -43,7 +44,7 @@ def _prepare(distance, X):
     return X
 
 
-def knn(train, test, distance, K=100, filter_maps=None, query_block=1024, base_block=65536, progress=None):
+def knn(train, test, distance, K=100, filter_maps=None, query_block=None, base_block=65536, progress=None):
     """Exact k-NN of each test vector among the train vectors valid under its filter map.
 
     filter_maps: None (unfiltered), or a callable (start, stop) -> uint8 [stop-start, ceil(n/8)]
@@ -51,23 +52,32 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=1024, base_b
     Returns neighbors int64 [nq, K] (-1 padded), distances float32 [nq, K] (+inf padded),
     valid_count int64 [nq].
 
-    Three routes to the same exact answer, by selectivity s of the query:
-    - s < 1/16: distances to just the valid vectors (gathered), queries in parallel threads;
-    - otherwise faiss' exact unfiltered search for the k' = 2·(K + margin)/s nearest: everything
-      nearer than the k'-th is in that list, so when K + margin of them pass the filter they hold
-      the filtered top K;
-    - the queries where they do not: a blocked scan of the whole base masked by the filter map.
+    Two routes to the same exact answer, by the selectivity s of the query:
+    - s < 1/32: distances to just the valid vectors (gathered rows), queries in parallel threads;
+    - otherwise a blocked scan of the whole base (one GEMM per block of queries and base vectors)
+      with the vectors that fail the filter set to +inf, top candidates kept by faiss' heaps.
     """
     X = _prepare(distance, train)
     Q = _prepare(distance, test)
     n, nq = len(X), len(Q)
+    # Queries per block: as many as keep their filter maps within 256 MiB.
+    query_block = query_block or int(np.clip((256 << 20) // max(1, n // 8), 64, 8192))
     metric = faiss.METRIC_L2 if distance == "euclidean" else faiss.METRIC_INNER_PRODUCT
-    # One GEMM gives the ranking score: [-2q, 1]·[x, |x|²] = |x|² - 2q·x for L2; -q·x otherwise.
+    # One GEMM gives a ranking score that is strictly positive, so that dividing it by the
+    # unpacked filter map (1 valid, 0 not) sends exactly the invalid vectors to +inf, the
+    # cheapest masking numpy has:  [-2q, 1, |q|² + c]·[x, |x|², 1] = |x - q|² + c for L2,
+    # [-q, |q|·max|x| + c]·[x, 1] = -q·x + |q|·max|x| + c otherwise. c dwarfs float32 rounding.
+    x_sq = (X * X).sum(1, keepdims=True)
+    q_norm = np.sqrt((Q * Q).sum(1, keepdims=True))
+    x_max = float(np.sqrt(x_sq.max())) if n else 0.0
+    c = 1e-4 * (q_norm + x_max) ** 2 + 1e-30
+    ones = np.ones((n, 1), np.float32)
     if distance == "euclidean":
-        X_aug = np.hstack([X, (X * X).sum(1, keepdims=True)])
-        Q_aug = np.hstack([-2 * Q, np.ones((nq, 1), np.float32)])
+        X_aug = np.hstack([X, x_sq, ones])
+        Q_aug = np.hstack([-2 * Q, np.ones((nq, 1), np.float32), q_norm ** 2 + c]).astype(np.float32)
     else:
-        X_aug, Q_aug = X, -Q
+        X_aug = np.hstack([X, ones])
+        Q_aug = np.hstack([-Q, q_norm * x_max + c]).astype(np.float32)
     keep = min(K + _MARGIN, n)
     base_block -= base_block % 8  # blocks start on bitset byte boundaries
     neighbors = np.full((nq, K), -1, dtype=np.int64)
@@ -87,18 +97,24 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=1024, base_b
             ids = ids[np.argpartition(scores, keep - 1)[:keep]]
         finish(qi, ids)
 
-    def masked_scan(queries, maps):
+    def masked_scan(queries, maps, chunk=1024):  # a score block is at most chunk × base_block floats
+        for c0 in range(0, len(queries), chunk):
+            masked_scan_chunk(queries[c0:c0 + chunk], maps[c0:c0 + chunk])
+
+    def masked_scan_chunk(queries, maps):
         cand_d = np.empty((len(queries), keep), dtype=np.float32)
         cand_i = np.empty((len(queries), keep), dtype=np.int64)
         heaps = faiss.float_maxheap_array_t()
         heaps.k, heaps.nh = keep, len(queries)
         heaps.val, heaps.ids = faiss.swig_ptr(cand_d), faiss.swig_ptr(cand_i)
         heaps.heapify()
+        Qb = Q_aug[queries]
         for b0 in range(0, n, base_block):
             b1 = min(n, b0 + base_block)
-            scores = Q_aug[queries] @ X_aug[b0:b1].T
-            mask = np.unpackbits(maps[:, b0 // 8:(b1 + 7) // 8], axis=1, count=b1 - b0, bitorder="little")
-            np.copyto(scores, np.inf, where=mask == 0)
+            scores = Qb @ X_aug[b0:b1].T
+            valid = np.unpackbits(maps[:, b0 // 8:(b1 + 7) // 8], axis=1, count=b1 - b0, bitorder="little")
+            with np.errstate(divide="ignore"):
+                np.divide(scores, valid, out=scores)  # score / 0 = +inf: the invalid ones
             heaps.addn(b1 - b0, faiss.swig_ptr(np.ascontiguousarray(scores, dtype=np.float32)), b0, 0, len(queries))
         for row, qi in enumerate(queries):
             finish(qi, cand_i[row][(cand_i[row] >= 0) & np.isfinite(cand_d[row])])
@@ -113,25 +129,12 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=1024, base_b
         else:
             maps = filter_maps(q0, q1)
             count = valid_count[q0:q1] = popcount(maps)
-            sparse = count < n // 16
+            sparse = count < n * _GATHER_BELOW
             with threadpool_limits(limits=1, user_api="blas"):
                 list(pool.map(lambda r: gathered(q0 + r, maps[r]), np.flatnonzero(sparse)))
-            # Dense queries, grouped by depth k' (powers of two) for faiss' unfiltered search.
-            rows = np.flatnonzero(~sparse)
-            depth = np.minimum(n, 2 ** np.ceil(np.log2(2 * keep * n / np.maximum(count[rows], 1)))).astype(int)
-            fallback = []
-            for k_prime in np.unique(depth):
-                group = rows[depth == k_prime]
-                _, ids = faiss.knn(Q[q0 + group], X, int(k_prime), metric=metric)
-                for r, found in zip(group, ids):
-                    found = found[found >= 0]
-                    passing = found[bits_test(maps[r], found)]
-                    if len(passing) >= min(keep, count[r]):
-                        finish(q0 + r, passing[:keep])
-                    else:
-                        fallback.append(r)
-            if fallback:
-                masked_scan(q0 + np.array(fallback), maps[fallback])
+            dense = np.flatnonzero(~sparse)
+            if len(dense):
+                masked_scan(q0 + dense, maps[dense])
         if progress is not None:
             progress(q1 - q0)
     pool.shutdown()

@@ -54,8 +54,7 @@ def test_ties_are_broken_by_id_and_distances_are_exact():
 
 
 def test_every_route_is_exact_sparse_dense_and_far_away_valid_sets():
-    # Per query: 1% valid (gathered), 30% valid (unfiltered top-k' suffices), and the farthest 10%
-    # valid (the unfiltered top-k' holds none of them: the masked scan must answer).
+    # Per query: 1% valid (gathered), 30% valid, and the farthest 10% valid (masked scans).
     rng = np.random.default_rng(7)
     train = rng.normal(size=(4000, 8)).astype(np.float32)
     test = rng.normal(size=(30, 8)).astype(np.float32)
