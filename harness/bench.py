@@ -178,9 +178,10 @@ def bench_docker(dataset):
                 seconds[(name, label)] = outcome.seconds
             qps[name] = {(r["scenario"], str(r["query_args"])): r["qps_search"]
                          for r in collect(sweep.root, ds.name, datasets_lookup=lambda n: path)}
-    ratios = [qps["docker"][key] / qps["local"][key] for key in qps["local"]]
+    ratios = np.array([qps["docker"][key] / qps["local"][key] for key in qps["local"]])
     print(f"containers: faiss HNSW (smoke group) on {ds.name}, {len(ratios)} passes, best of 3 runs each")
-    print(f"  QPS docker / local: mean {np.mean(ratios):.3f}, min {np.min(ratios):.3f} (goal >= 0.95)")
+    print(f"  QPS docker / local: geometric mean {np.exp(np.log(ratios).mean()):.3f} (goal >= 0.95); "
+          f"passes range {ratios.min():.3f} to {ratios.max():.3f}")
     print(f"  a build of 10 queries takes {seconds[('docker', 'tiny')]:.2f} s in a container, "
           f"{seconds[('local', 'tiny')]:.2f} s locally: start-up overhead "
           f"{seconds[('docker', 'tiny')] - seconds[('local', 'tiny')]:+.2f} s")
