@@ -158,7 +158,7 @@ def fit_algorithm(cls, defn, ds, labels):
     size = algo.index_size()
     fit = {"build_time": build_time, "build_peak_memory": system.peak_rss(), "index_memory": index_memory,
            "index_size": int(size) if size is not None else index_memory,
-           "index_size_method": "serialized" if size is not None else "rss-delta",
+           "index_size_method": "plugin" if size is not None else "rss-delta",
            "metric": algo.metric, "build_threads": system.available_cpus()}
     return algo, fit
 
