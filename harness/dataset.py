@@ -167,7 +167,7 @@ class Dataset:
                 self._fail(f"'{p}selectivity' and '{p}valid_count' must have {self.nq} entries")
             self.scenarios[name] = Scenario(name, query_labels, neighbors, distances, selectivity,
                                             valid_count.astype(np.int64), base)
-        self.content_hash = str(attrs["content_hash"]) if "content_hash" in attrs else file_hash(self.path)
+        self.content_hash = dataset_content_hash(self.path)
 
     @property
     def scenario_names(self):
@@ -187,6 +187,17 @@ class Dataset:
         if np.any(self.labels.sizes() != 1) or np.any(self.test_labels.sizes() != 1):
             return None
         return self.labels.indices.astype(np.int64), self.test_labels.indices.astype(np.int64)
+
+
+def dataset_content_hash(path):
+    """A dataset file's content hash without loading it (None if it cannot be read)."""
+    try:
+        with h5py.File(path, "r") as f:
+            if "content_hash" in f.attrs:
+                return str(f.attrs["content_hash"])
+        return file_hash(path)
+    except OSError:
+        return None
 
 
 def file_hash(path):

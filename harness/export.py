@@ -8,7 +8,9 @@ import json
 import os
 import sys
 
-from harness.dataset import Dataset, DatasetError
+import numpy as np
+
+from harness.dataset import Dataset, DatasetError, dataset_content_hash
 from harness.metrics import Evaluator
 from harness.results import list_failures, list_results, read_result, results_dir, write_json
 
@@ -21,16 +23,42 @@ COLUMNS = ["dataset", "workload", "queries", "scenario", "k", "algorithm", "buil
            "run_count", "code_hash", "dataset_hash", "cpu_model", "versions", "path"]
 
 
+CACHE = ".metrics-cache.json"  # in the results directory: metrics of unchanged result files
+
+
 def collect(root=None, workload=None, datasets_lookup=None, progress=None):
     """One row per result file (of one workload, or all): its recorded measurements plus metrics
-    computed here."""
+    computed here. Rows of files unchanged since the last call (same size, mtime and dataset
+    hash) come from a cache in the results directory, so re-rendering hundreds of files is fast."""
     from datasets import dataset_path
     lookup = datasets_lookup or dataset_path
-    evaluators, rows = {}, []
+    root = root or results_dir()
+    cache_path = os.path.join(root, CACHE)
+    try:
+        with open(cache_path) as f:
+            cache = json.load(f)
+    except (OSError, ValueError):
+        cache = {}
+    evaluators, rows, fresh, current_hash = {}, [], {}, {}
     for path in list_results(root, workload):
+        stat = os.stat(path)
+        key = os.path.relpath(path, root)
+        stamp = [stat.st_size, stat.st_mtime_ns]
+        cached = cache.get(key)
+        if cached:
+            name = cached["row"]["dataset"]
+            if name not in current_hash:
+                current_hash[name] = dataset_content_hash(lookup(name))
+        if cached and cached["stamp"] == stamp and "error" not in cached["row"] \
+                and cached["row"].get("dataset_hash") == current_hash[cached["row"]["dataset"]]:
+            rows.append(cached["row"])
+            fresh[key] = cached
+            if progress:
+                progress(1)
+            continue
         attrs, arrays = read_result(path)
         row = {key: attrs.get(key) for key in COLUMNS if key in attrs}
-        row["path"] = os.path.relpath(path, root or results_dir())
+        row["path"] = key
         # annoy's "dot" is the dataset distance "ip"; any other difference is a real mismatch.
         row["metric_mismatch"] = {"dot": "ip"}.get(attrs.get("metric"), attrs.get("metric")) != attrs.get("dataset_distance")
         name = attrs["dataset"]
@@ -45,14 +73,38 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None):
         elif ev.ds.content_hash != attrs.get("dataset_hash"):
             row["error"] = "metrics unavailable: the dataset file changed since this run (content hash differs)"
         else:
-            metrics, _ = ev.evaluate(arrays["neighbors"], attrs["scenario"], attrs["k"])
+            metrics, recall = ev.evaluate(arrays["neighbors"], attrs["scenario"], attrs["k"])
             row.update(metrics)
+            row["groups"] = query_groups(ev.ds, attrs["scenario"], recall, arrays["times"] + arrays["filter_times"])
             if "batch_neighbors" in arrays:
                 row["batch_recall"] = ev.evaluate(arrays["batch_neighbors"], attrs["scenario"], attrs["k"])[0]["recall"]
         rows.append(row)
+        fresh[key] = {"stamp": stamp, "row": row}
         if progress:
             progress(1)
+    if fresh != {k: v for k, v in cache.items() if k in fresh} or (workload is None and fresh.keys() != cache.keys()):
+        write_json(cache_path, fresh if workload is None else {**cache, **fresh})
     return rows
+
+
+def query_groups(ds, scenario, recall, seconds):
+    """Recall and QPS per selectivity quartile and per number of query labels (filtered scenarios)."""
+    if scenario == "unfiltered":
+        return {}
+    sc = ds.scenarios[scenario]
+    nq = len(recall)
+    selectivity = sc.selectivity[:nq]
+    labels = sc.query_labels.sizes()[:nq]
+    edges = np.quantile(selectivity, [0.25, 0.5, 0.75])
+    quartile = np.searchsorted(edges, selectivity, side="right")
+    groups = {}
+    for name, mask in [(f"selectivity Q{q + 1}", quartile == q) for q in range(4)] + \
+                      [(f"{n} label{'s' if n != 1 else ''}", labels == n) for n in np.unique(labels)]:
+        if mask.any():
+            groups[name] = {"queries": int(mask.sum()), "recall": float(recall[mask].mean()),
+                            "qps": float(mask.sum() / seconds[mask].sum()),
+                            "selectivity_median": float(np.median(selectivity[mask]))}
+    return groups
 
 
 def write_csv(rows, path):
