@@ -50,9 +50,14 @@ class Evaluator:
         return self._thresholds[key]
 
     def evaluate(self, neighbors, scenario, k):
-        """Metrics of the returned ids of the first len(neighbors) queries."""
+        """Metrics of the returned ids of the first len(neighbors) queries. Where k exceeds the
+        ground truth's depth, recall cannot be computed (None); the label metrics still can."""
         ds = self.ds
-        thresholds, m = self.thresholds(scenario, k)
+        gt, valid_count = self._truth(scenario)
+        if np.any(np.minimum(k, valid_count) > gt.shape[1]):
+            thresholds, m = None, np.minimum(k, valid_count)
+        else:
+            thresholds, m = self.thresholds(scenario, k)
         index = None if scenario == UNFILTERED else ds.label_index(scenario)
         rows = None if scenario == UNFILTERED else ds.scenarios[scenario].query_labels
         nq = len(neighbors)
@@ -78,13 +83,15 @@ class Evaluator:
             if len(ids) < m[i]:
                 counts["fewer_than_k"] += 1
             kept.append(ids)
-            if len(ids):
+            if len(ids) and thresholds is not None:
                 d = exact_distances(ds.distance, ds.test[i], ds.train[ids])
                 t = thresholds[i]
                 hits = int(np.sum(d <= t + 1e-6 * abs(t)))
                 recall[i] = min(hits, m[i]) / m[i]
-        out = {"recall": float(recall.mean()), "recall_p10": float(np.percentile(recall, 10)),
-               "recall_below_half": float(np.mean(recall < 0.5)), **counts}
+        out = {"recall": None, "recall_p10": None, "recall_below_half": None, **counts}
+        if thresholds is not None:
+            out.update(recall=float(recall.mean()), recall_p10=float(np.percentile(recall, 10)),
+                       recall_below_half=float(np.mean(recall < 0.5)))
         classes = ds.single_label_classes()
         if scenario == UNFILTERED and classes is not None:
             out.update(label_metrics(kept, classes[0], classes[1], k))

@@ -192,6 +192,8 @@ def main(argv=None):
               "dataset_distance": ds.distance, "code_hash": job["code_hash"], "mode": job["mode"],
               "image_id": job.get("image_id"), "versions": system.package_versions(defn.packages),
               "label_aware": defn.label_aware, "uses_filter_map": defn.uses_filter_map,
+              # The CPU level native code was compiled for: set in the images; local builds are the host's.
+              "march": os.environ.get("FILTERBENCH_MARCH", "local build"),
               **system.cpu_info()}
     for base_labels, items in fit_groups(defn, ds, job["todo"]):
         log(f"fit {defn.algorithm} {defn.build_name}")

@@ -164,16 +164,34 @@ def _build(client, tag, context, dockerfile, buildargs, labels, force):
     return "built", image
 
 
-def build_base(client, base="auto", wheels=None, mirror=None, force=False, log=print):
+# What each -march level needs of the CPU that runs the images (flags of /proc/cpuinfo).
+MARCH_NEEDS = {"x86-64": [], "x86-64-v2": ["sse4_2", "popcnt"], "x86-64-v3": ["sse4_2", "popcnt", "avx2", "fma", "bmi2"],
+               "x86-64-v4": ["sse4_2", "popcnt", "avx2", "fma", "bmi2", "avx512f", "avx512bw", "avx512vl"]}
+
+
+def check_march(march):
+    """Native code in the images targets `march`; refuse one this machine cannot run."""
+    from harness.system import cpu_info
+    if march not in MARCH_NEEDS:
+        raise InstallError(f"--march {march}: choose one of {', '.join(MARCH_NEEDS)}")
+    flags = set(cpu_info()["cpu_flags"].split())
+    missing = [f for f in MARCH_NEEDS[march] if f not in flags]
+    if flags and missing:
+        raise InstallError(f"--march {march} needs CPU flags {', '.join(missing)}, which this machine lacks: "
+                           f"use --march x86-64-v2")
+
+
+def build_base(client, base="auto", wheels=None, mirror=None, force=False, march="x86-64-v3", log=print):
+    check_march(march)
     source = base_image_source(client, base, mirror, log)
     source_id = client.images.get(source).id
     with tempfile.TemporaryDirectory(prefix="filterbench-base-") as context:
         _common_context(context, pinned(WORKER_PACKAGES), wheels)
         dockerfile = os.path.join(HERE, "base.Dockerfile")
-        inputs = _hash_dir(context, extra=open(dockerfile).read() + source_id)
+        inputs = _hash_dir(context, extra=open(dockerfile).read() + source_id + march)
         return _build(client, f"{BASE}:latest", context, dockerfile,
-                      {"BASE_IMAGE": source, "PIP_OFFLINE": "1" if wheels else "0"},
-                      {"filterbench.inputs": inputs}, force)
+                      {"BASE_IMAGE": source, "PIP_OFFLINE": "1" if wheels else "0", "MARCH": march},
+                      {"filterbench.inputs": inputs, "filterbench.march": march}, force)
 
 
 def build_plugin(client, plugin_dir, packages, base_image, wheels=None, force=False):

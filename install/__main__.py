@@ -1,4 +1,5 @@
 """python -m install [--algorithm NAME ...] [--proc N] [--force] [--base auto|registry|debootstrap] [--wheels DIR]
+                    [--march LEVEL]
 
 Builds the base image and the plugin images; one line per image; exit 1 if any failed."""
 import argparse
@@ -23,6 +24,8 @@ def main(argv=None):
                    help="FROM of the base image: debian:bookworm-slim from a registry, Debian via debootstrap, "
                         "or the registry when it answers (default)")
     p.add_argument("--wheels", metavar="DIR", help="install Python packages offline from these wheels")
+    p.add_argument("--march", default="x86-64-v3",
+                   help="CPU level native code in the images targets (default x86-64-v3; x86-64-v2 for CPUs without AVX2)")
     p.add_argument("--mirror", metavar="URL", help="Debian mirror for debootstrap (default: the host's apt mirror)")
     p.add_argument("--plugins", metavar="DIR", help="directory of plugin folders (default: algorithms/)")
     args = p.parse_args(argv)
@@ -48,7 +51,7 @@ def main(argv=None):
 
     start = time.time()
     try:
-        status, base = build_base(client, args.base, args.wheels, args.mirror, args.force,
+        status, base = build_base(client, args.base, args.wheels, args.mirror, args.force, args.march,
                                   log=lambda m: print(m, flush=True))
     except InstallError as e:
         report("filterbench-base", start, f"failed: {e}")

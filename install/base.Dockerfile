@@ -8,6 +8,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
     && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
+# Native code compiled here targets an explicit, portable CPU level, never the build host's
+# (-march=native): hnswlib and annoy would otherwise add it themselves. Results record it.
+ARG MARCH=x86-64-v3
+ENV FILTERBENCH_MARCH=${MARCH} HNSWLIB_NO_NATIVE=1 \
+    CFLAGS="-O3 -march=${MARCH}" CXXFLAGS="-O3 -march=${MARCH}" \
+    ANNOY_COMPILER_ARGS="-march=${MARCH},-O3,-ffast-math,-fno-associative-math,-DANNOYLIB_MULTITHREADED_BUILD,-std=c++14,-fpermissive"
 # The host's CA bundle, so pip works behind a TLS-intercepting proxy; wheels/ may hold wheels for
 # a fully offline install (PIP_OFFLINE=1).
 COPY ca-bundle.crt /etc/filterbench/ca-bundle.crt

@@ -70,6 +70,7 @@ def test_same_recall_in_containers_as_local(engine, small, tmp_path):
     any_result = os.path.join(tmp_path / "docker", next(iter(rows["docker"].values()))["path"])
     attrs = h5py.File(any_result).attrs
     assert attrs["image_id"].startswith("sha256:") and "numpy" in attrs["versions"]
+    assert attrs["march"] == "x86-64-v3" == engine.images.get("filterbench-base:latest").labels["filterbench.march"]
     assert "avx2" in attrs["cpu_flags"] or "neon" in attrs["cpu_flags"] or attrs["cpu_flags"]
 
 

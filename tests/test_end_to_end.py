@@ -152,6 +152,14 @@ def test_label_metrics_on_a_single_label_dataset(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [row] = collect(str(tmp_path / "results"), "classes", datasets_lookup=lambda name: str(path))
     assert row["label_precision"] > 0.95 and row["knn_f1"] > 0.95
+    # Label metrics need no ground truth: k=200 runs past its K=100, with recall left undefined.
+    proc = run("--dataset", str(path), "--algorithm", "bruteforce", "--scenario", "unfiltered", "-k", "200",
+               results=tmp_path / "results")
+    assert proc.returncode == 0 and "label metrics only" in proc.stdout, proc.stdout + proc.stderr
+    rows = {r["k"]: r for r in collect(str(tmp_path / "results"), "classes", datasets_lookup=lambda name: str(path))}
+    assert rows[200]["recall"] is None and rows[200]["label_precision"] > 0.9
+    refused = run("--dataset", str(path), "--algorithm", "bruteforce", "-k", "200", results=tmp_path / "results")
+    assert refused.returncode == 2 and "exceeds the 100 neighbours" in refused.stderr
 
 
 def test_bad_input_gets_one_line_errors(tmp_path):

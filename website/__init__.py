@@ -73,6 +73,7 @@ class Site:
                                       autoescape=True, undefined=jinja2.StrictUndefined)
         self.env.filters.update(num=_num, size=_size, slug=slug, args=args_text)
         self.tables = []  # (id, title, columns, rows) for raw.html
+        self.unscored = []  # rows whose metrics could not be computed (e.g. the dataset changed)
 
     def table(self, table_id, title, columns, rows):
         """Registers a table for download as CSV and JSON; returns its link stem."""
@@ -110,7 +111,7 @@ class Site:
                                "batch_csv": self.table(tid + "-batch", f"Batch leaderboard {w} {scenario} k={k}",
                                                        cols, batch) if batch else None})
         self.render("index.html", "index.html", boards=boards, targets=TARGETS, headline=HEADLINE,
-                    failures=self.failures, workloads=workloads)
+                    failures=self.failures, workloads=workloads, unscored=self.unscored)
         for w in workloads:
             self.dataset_page(w, [r for r in self.rows if r["workload"] == w])
         for algo in sorted({r["algorithm"] for r in self.rows}):
@@ -257,10 +258,12 @@ def build_site(results_root, out, datasets_lookup=None):
     from harness.results import list_failures
     lookup = datasets_lookup or dataset_path
     rows = collect(results_root, datasets_lookup=lookup)
-    rows = [r for r in rows if "error" not in r]  # not scorable: listed on raw.html via the archive
+    unscored = [r for r in rows if "error" in r]
+    rows = [r for r in rows if "error" not in r]
     os.makedirs(out, exist_ok=True)
     import shutil
     shutil.copy(os.path.join(HERE, "templates", "style.css"), os.path.join(out, "style.css"))
     site = Site(rows, list_failures(results_root), out, lookup, load_all())
+    site.unscored = unscored
     site.build(results_root)
     return site
