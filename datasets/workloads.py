@@ -6,8 +6,6 @@ equality the item's fixed-length labels. A query must keep at least MIN_VALID va
 one that does not is redrawn (another subset, then the label set of a random base item), and the
 number redrawn is stored per scenario. Low-selectivity queries are kept: they are the hard ones.
 """
-import sys
-
 import numpy as np
 
 from harness.dataset import Csr
@@ -90,7 +88,3 @@ def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fi
             arrays[p + "base_labels/vocabulary"] = list(base.vocabulary)
         stats[f"{scenario}_redrawn"] = int(redrawn)
     return arrays, stats
-
-
-def stderr_log(msg):
-    print(msg, file=sys.stderr, flush=True)

@@ -57,12 +57,6 @@ def popcount(bitsets):
     return np.bitwise_count(bitsets).sum(axis=-1, dtype=np.int64)
 
 
-def csr_rows(indptr, indices):
-    """The rows of a CSR label matrix as a list of sorted int64 arrays."""
-    indices = np.asarray(indices, dtype=np.int64)
-    return [np.unique(indices[indptr[i]:indptr[i + 1]]) for i in range(len(indptr) - 1)]
-
-
 class LabelIndex:
     """Per-label postings over one base-label assignment; builds filter maps for queries."""
 

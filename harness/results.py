@@ -57,7 +57,7 @@ def write_json(path, record):
     os.replace(tmp, path)
 
 
-_JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread", "fit_stats"}
+_JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread"}
 
 
 def read_attrs(path):

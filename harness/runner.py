@@ -68,7 +68,7 @@ def _is_current(path, dataset_hash, code_hash):
 def plan(sweep, selection, scenarios):
     """The jobs to run: selection is [(AlgorithmConfig, Group)]; scenarios a list of scenario
     names or None for every scenario of the dataset."""
-    ds, k, results_root, force = sweep.ds, sweep.k, sweep.root, sweep.force
+    ds, results_root, force = sweep.ds, sweep.root, sweep.force
     p = Plan()
     available = ds.scenario_names if scenarios is None else [s for s in scenarios if s in ds.scenario_names]
     for cfg, group in selection:
