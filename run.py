@@ -142,10 +142,11 @@ def main(argv=None):
         print(f"error: unknown dataset '{args.dataset}' (known: {', '.join(DATASETS)}; or give an .hdf5 path)",
               file=sys.stderr)
         return 2
+    from datasets import SourceMissing
     try:
         path = ensure_dataset(args.dataset, log=lambda m: print(m, file=sys.stderr))
         ds = Dataset(path)
-    except DatasetError as e:
+    except (DatasetError, SourceMissing) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     scenarios = None

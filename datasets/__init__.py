@@ -18,23 +18,61 @@ class DatasetSpec:
     name: str
     size: str
     source: str
-    build: Callable  # (log) -> (attrs, arrays)
+    build: Callable  # (raw-data directory, log) -> (attrs, arrays)
+
+
+class SourceMissing(Exception):
+    """Raw input files that a builder needs are not there; the message says which and how to pass them."""
 
 
 def _synthetic(n, nq, d, seed):
     from datasets import synthetic
-    return lambda log: synthetic.build(n, nq, d, seed, log=log)
+    return lambda raw, log: synthetic.build(n, nq, d, seed, log=log)
+
+
+def _yfcc(base_size):
+    def build(raw, log):
+        from datasets import yfcc
+        try:
+            return yfcc.build(os.path.join(raw, "yfcc"), base_size=base_size, log=log)
+        except yfcc.MissingSource as e:
+            raise SourceMissing(str(e)) from None
+    return build
+
+
+def _text(kind, limit=None, n_queries=1000):
+    def build(raw, log):
+        from datasets import text
+        try:
+            return getattr(text, kind)(raw, n_queries=n_queries, limit=limit,
+                                       cache_dir=os.path.join(data_dir(), "cache"), log=log)
+        except text.MissingSource as e:
+            raise SourceMissing(str(e)) from None
+    return build
 
 
 DATASETS = {spec.name: spec for spec in [
     DatasetSpec("random-filter-s", "100,000 x 50, 1,000 queries", "synthetic", _synthetic(100_000, 1_000, 50, 0)),
     DatasetSpec("random-filter-xs", "10,000 x 32, 200 queries", "synthetic", _synthetic(10_000, 200, 32, 1)),
     DatasetSpec("random-filter-xxs", "2,000 x 16, 100 queries", "synthetic", _synthetic(2_000, 100, 16, 2)),
+    DatasetSpec("fashion-products", "38,596 x 384, 1,000 queries", "Kaggle styles.csv + MiniLM",
+                _text("fashion_products")),
+    DatasetSpec("fashion-products-xs", "1,800 x 384, 200 queries", "Kaggle styles.csv + MiniLM",
+                _text("fashion_products", limit=2000, n_queries=200)),
+    DatasetSpec("arxiv", "199,000 x 384, 1,000 queries", "arXiv titles + MiniLM", _text("arxiv")),
+    DatasetSpec("arxiv-xs", "1,800 x 384, 200 queries", "arXiv titles + MiniLM", _text("arxiv", limit=2000, n_queries=200)),
+    DatasetSpec("yfcc", "1,000,000 x 192 (uint8), 10,000 queries", "big-ann YFCC-10M (--source)", _yfcc(1_000_000)),
+    DatasetSpec("yfcc-10M", "10,000,000 x 192 (uint8), 10,000 queries", "big-ann YFCC-10M (--source)", _yfcc(None)),
 ]}
 
 
 def data_dir():
     return os.environ.get("FILTERBENCH_DATA", os.path.join(ROOT, "data"))
+
+
+def raw_dir():
+    """Raw inputs that cannot be downloaded here: $FILTERBENCH_RAW, else ../shared/data beside the repo."""
+    return os.environ.get("FILTERBENCH_RAW", os.path.join(os.path.dirname(ROOT), "shared", "data"))
 
 
 def dataset_path(name):
@@ -44,12 +82,13 @@ def dataset_path(name):
     return os.path.join(data_dir(), f"{name}.hdf5")
 
 
-def build_dataset(name, log=print):
+def build_dataset(name, log=print, raw=None):
+    """Builds a dataset into data/NAME.hdf5; raw: the raw-data directory (default raw_dir())."""
     if name not in DATASETS:
         raise KeyError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
     start = time.time()
     log(f"building dataset {name} ({DATASETS[name].size})")
-    attrs, arrays = DATASETS[name].build(log)
+    attrs, arrays = DATASETS[name].build(raw or raw_dir(), log)
     attrs.update(name=name, builder_version=BUILDER_VERSION)
     path = dataset_path(name)
     write_dataset(path, attrs, arrays)

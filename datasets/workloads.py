@@ -17,6 +17,10 @@ K = 100
 MAX_SUBSET = 3  # containment / overlap queries use 1..3 of the item's labels
 
 
+class NoWorkload(Exception):
+    """A scenario has no query label sets with enough valid vectors on this base (tiny samples)."""
+
+
 def _draw(scenario, labels, rng):
     if scenario in ("equality", "fixed_equality"):
         return np.sort(labels)
@@ -26,20 +30,21 @@ def _draw(scenario, labels, rng):
     return np.sort(rng.choice(labels, size, replace=False))
 
 
-def query_label_sets(scenario, index, base, query_items, rng, attempts=10):
-    """One label set per query item with at least MIN_VALID valid base vectors; returns (rows, redrawn)."""
+def query_label_sets(scenario, index, base, query_items, rng, attempts=10, given=None):
+    """One label set per query item with at least MIN_VALID valid base vectors; returns (rows, redrawn).
+    given: label sets to keep as they are where they pass enough vectors (a published workload)."""
     rows, redrawn = [], 0
-    for labels in query_items:
+    for i, labels in enumerate(query_items):
         chosen = None
         for attempt in range(attempts + 1000):
-            # First from the item itself, then from random base items (same distribution).
+            # First the given set, then draws from the item itself, then from random base items.
             source = labels if attempt < attempts else base.row(int(rng.integers(len(base))))
-            cand = _draw(scenario, source, rng)
+            cand = np.sort(given[i]) if given is not None and attempt == 0 else _draw(scenario, source, rng)
             if cand is not None and popcount(index.filter_map(cand, scenario)) >= MIN_VALID:
                 chosen = cand
                 break
         if chosen is None:
-            raise RuntimeError(f"{scenario}: found no label set with {MIN_VALID} valid base vectors")
+            raise NoWorkload(f"{scenario}: no label set found that {MIN_VALID} base vectors pass")
         redrawn += attempt > 0
         rows.append(chosen)
     return rows, redrawn
@@ -55,8 +60,9 @@ def fixed_length_labels(n, rng, F=4, V=3):
 
 
 def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fixed_test, rng,
-                 scenarios=("containment", "overlap", "equality", "fixed_equality"), log=print):
-    """All arrays of a dataset file, ground truth included, keyed by their HDF5 paths."""
+                 scenarios=("containment", "overlap", "equality", "fixed_equality"), log=print, given=None):
+    """All arrays of a dataset file, ground truth included, keyed by their HDF5 paths.
+    given: {scenario: Csr} published query label sets, kept where they pass MIN_VALID vectors."""
     arrays = {"train": train, "test": test}
     log(f"  ground truth: unfiltered, {len(test)} queries over {len(train)} vectors")
     arrays["neighbors"], d, _ = knn(train, test, distance, K)
@@ -71,7 +77,13 @@ def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fi
         fixed = scenario == "fixed_equality"
         base, items = (fixed_base, fixed_test) if fixed else (base_labels, test_labels)
         index = LabelIndex(base.indptr, base.indices, base.n_labels)
-        rows, redrawn = query_label_sets(scenario, index, base, items.rows(), rng)
+        fixed_sets = given[scenario].rows() if given and scenario in given else None
+        try:
+            rows, redrawn = query_label_sets(scenario, index, base, items.rows(), rng, given=fixed_sets)
+        except NoWorkload as e:
+            log(f"  {e}: scenario left out")
+            stats[f"{scenario}_omitted"] = str(e)
+            continue
         query = Csr.from_rows(rows)
         log(f"  ground truth: {scenario} ({redrawn} of {len(rows)} query label sets redrawn "
             f"to keep >= {MIN_VALID} valid vectors)")

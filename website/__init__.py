@@ -189,33 +189,24 @@ class Site:
 
 
 def dataset_card(path):
-    """The dataset's card: sizes, labels and selectivity per scenario (None if it cannot be read)."""
+    """The dataset's card (datasets.card) with its histograms drawn; {'error'} if it cannot be read."""
+    from datasets.card import card
     from harness.dataset import Dataset, DatasetError
     try:
-        ds = Dataset(path)
+        c = card(Dataset(path))
     except DatasetError as e:
         return {"error": str(e)}
-    card = {"name": ds.name, "n": ds.n, "d": ds.d, "nq": ds.nq, "distance": ds.distance,
-            "source": str(ds.attrs.get("source", "unknown")), "license": str(ds.attrs.get("license", "unknown")),
-            "scenarios": []}
-    if ds.labels is not None:
-        sizes = ds.labels.sizes()
-        card.update(vocabulary=ds.labels.n_labels, labels_mean=float(sizes.mean()),
-                    distinct_sets=len({tuple(r) for r in ds.labels.rows()}),
-                    labels_hist=plots.histogram("labels-per-item", "Labels per base vector",
-                                                [(str(v), int(c)) for v, c in zip(*np.unique(sizes, return_counts=True))],
-                                                "labels per vector"))
-    for name, sc in ds.scenarios.items():
-        logs = np.log10(np.maximum(sc.selectivity, 1e-9))
+    if "labels_per_item" in c:
+        c["labels_hist"] = plots.histogram("labels-per-item", "Labels per base vector",
+                                           [(str(v), n) for v, n in c["labels_per_item"]], "labels per vector")
+    for s in c["scenarios"]:
+        logs = np.log10(np.maximum(s.pop("selectivity"), 1e-9))
         edges = np.arange(np.floor(logs.min()), 0.01, 0.25)
         counts, _ = np.histogram(logs, bins=np.append(edges, 0.01))
-        card["scenarios"].append({
-            "name": name, "median": float(np.median(sc.selectivity)), "p1": float(np.percentile(sc.selectivity, 1)),
-            "min_valid": int(sc.valid_count.min()),
-            "hist": plots.histogram(f"selectivity-{name}", f"Selectivity of {name} queries",
-                                    [(f"{10 ** e:.0e}", int(c)) for e, c in zip(edges, counts)],
-                                    "selectivity (fraction of the base that passes, log bins)")})
-    return card
+        s["hist"] = plots.histogram(f"selectivity-{s['name']}", f"Selectivity of {s['name']} queries",
+                                    [(f"{10 ** e:.0e}", int(n)) for e, n in zip(edges, counts)],
+                                    "selectivity (fraction of the base that passes, log bins)")
+    return c
 
 
 def _scenario_order(key):

@@ -1,0 +1,36 @@
+"""A dataset's card: the numbers `python -m datasets info NAME` prints and the website shows."""
+import numpy as np
+
+
+def card(ds):
+    out = {"name": ds.name, "n": ds.n, "d": ds.d, "nq": ds.nq, "distance": ds.distance,
+           "source": str(ds.attrs.get("source", "unknown")), "license": str(ds.attrs.get("license", "unknown")),
+           "scenarios": []}
+    if ds.labels is not None:
+        sizes = ds.labels.sizes()
+        values, counts = np.unique(sizes, return_counts=True)
+        out.update(vocabulary=ds.labels.n_labels, labels_mean=float(sizes.mean()),
+                   labels_per_item=[(int(v), int(c)) for v, c in zip(values, counts)],
+                   distinct_sets=len({tuple(r) for r in ds.labels.rows()}))
+    for name, sc in ds.scenarios.items():
+        s = sc.selectivity
+        out["scenarios"].append({"name": name, "median": float(np.median(s)), "p1": float(np.percentile(s, 1)),
+                                 "p25": float(np.percentile(s, 25)), "p75": float(np.percentile(s, 75)),
+                                 "min_valid": int(sc.valid_count.min()), "selectivity": s})
+    out["omitted"] = {k[:-len("_omitted")]: str(v) for k, v in ds.attrs.items() if str(k).endswith("_omitted")}
+    return out
+
+
+def text(c):
+    lines = [f"{c['name']}: {c['n']:,} base vectors, d={c['d']}, {c['nq']:,} queries, distance {c['distance']}",
+             f"source: {c['source']}", f"licence: {c['license']}"]
+    if "vocabulary" in c:
+        lines.append(f"labels: vocabulary {c['vocabulary']:,}, {c['labels_mean']:.2f} per vector, "
+                     f"{c['distinct_sets']:,} distinct label sets")
+        lines.append("labels per vector: " + ", ".join(f"{v}: {n:,}" for v, n in c["labels_per_item"]))
+    for s in c["scenarios"]:
+        lines.append(f"{s['name']:15s} selectivity p1 {s['p1']:.2e}  p25 {s['p25']:.2e}  median {s['median']:.2e}  "
+                     f"p75 {s['p75']:.2e}  fewest valid {s['min_valid']}")
+    for name, why in c["omitted"].items():
+        lines.append(f"{name:15s} left out: {why}")
+    return "\n".join(lines)

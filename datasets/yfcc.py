@@ -1,0 +1,65 @@
+"""yfcc / yfcc-10M: the big-ann-benchmarks NeurIPS'23 filter track's YFCC-10M data.
+
+10,000,000 CLIP vectors (192-d, uint8, euclidean) with their tags (vocabulary 200,386) as labels,
+and 100,000 queries with 1 or 2 tags that must all be present. `yfcc` is a seeded random
+1,000,000-vector subset (as in the FANNS paper), `yfcc-10M` the whole set. The track's own query
+tags are kept as the containment workload; ground truth is computed here for the base in use
+(the track's GT.public.ibin holds only for the whole 10M). Its queries carry no tags of their own
+beyond the filter, so overlap uses the track's tags too and equality takes the label sets of
+random base vectors; fixed-length labels are generated (F=4 × V=3).
+
+Files (from the track's download directory, see ../shared/docs/anchors.md), read from --source DIR:
+    base.10M.u8bin  base.metadata.10M.spmat  query.public.100K.u8bin  query.metadata.public.100K.spmat
+"""
+import os
+
+import numpy as np
+
+from datasets.formats import read_spmat, read_vectors
+from datasets.workloads import build_arrays, fixed_length_labels
+from harness.dataset import Csr
+
+FILES = {"base": "base.10M.u8bin", "base_labels": "base.metadata.10M.spmat",
+         "queries": "query.public.100K.u8bin", "query_labels": "query.metadata.public.100K.spmat"}
+URL = "https://dl.fbaipublicfiles.com/billion-scale-ann-benchmarks/yfcc100M/"
+
+
+class MissingSource(Exception):
+    pass
+
+
+def source_files(source):
+    missing = [name for name in FILES.values() if not os.path.exists(os.path.join(source, name))]
+    if missing:
+        raise MissingSource(f"YFCC source files missing in {source}: {', '.join(missing)}. This machine cannot reach "
+                            f"{URL}; download them elsewhere and pass --source DIR")
+    return {key: os.path.join(source, name) for key, name in FILES.items()}
+
+
+def build(source, base_size=1_000_000, n_queries=10_000, seed=0, log=print):
+    files = source_files(source)
+    rng = np.random.default_rng(seed)
+    vectors = read_vectors(files["base"])
+    labels = read_spmat(files["base_labels"])
+    queries = read_vectors(files["queries"])
+    query_tags = read_spmat(files["query_labels"])
+    if len(labels) != len(vectors) or len(query_tags) != len(queries):
+        raise MissingSource(f"{source}: {len(vectors)} base vectors but {len(labels)} label rows, or "
+                            f"{len(queries)} queries but {len(query_tags)} query label rows")
+    n = len(vectors) if base_size is None or base_size >= len(vectors) else base_size
+    base_ids = np.sort(rng.choice(len(vectors), n, replace=False)) if n < len(vectors) else np.arange(n)
+    query_ids = np.sort(rng.choice(len(queries), min(n_queries, len(queries)), replace=False))
+    log(f"  yfcc: {n:,} of {len(vectors):,} base vectors, {len(query_ids):,} of {len(queries):,} queries")
+    vocabulary = labels.vocabulary
+    base_labels = Csr.from_rows([labels.row(i) for i in base_ids], vocabulary)
+    tags = Csr.from_rows([query_tags.row(i) for i in query_ids], vocabulary)
+    fixed = fixed_length_labels(n + len(query_ids), rng)
+    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], csr.vocabulary)
+    arrays, stats = build_arrays(
+        np.asarray(vectors[base_ids]), np.asarray(queries[query_ids]), "euclidean", base_labels, tags,
+        take(fixed, range(n)), take(fixed, range(n, n + len(query_ids))), rng, log=log,
+        given={"containment": tags, "overlap": tags})
+    attrs = {"distance": "euclidean", "dimension": vectors.shape[1], "point_type": "uint8", "seed": seed,
+             "source": "big-ann-benchmarks NeurIPS'23 filter track, YFCC-10M (CLIP embeddings of YFCC100M images)",
+             "license": "YFCC100M: Creative Commons licences of the individual images; see the track's terms", **stats}
+    return attrs, arrays
