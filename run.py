@@ -138,7 +138,8 @@ def main(argv=None):
         return 2
 
     from datasets import DATASETS, ensure_dataset
-    if args.dataset not in DATASETS and not os.path.exists(args.dataset):
+    from datasets import dataset_path
+    if args.dataset not in DATASETS and not os.path.exists(dataset_path(args.dataset)):
         print(f"error: unknown dataset '{args.dataset}' (known: {', '.join(DATASETS)}; or give an .hdf5 path)",
               file=sys.stderr)
         return 2
@@ -198,7 +199,6 @@ def main(argv=None):
     if p.jobs:
         print(f"ran {len(p.jobs)} builds in {time.time() - start:.0f} s, {failures} failed")
     names = {cfg.name for cfg, _ in selection}
-    from datasets import dataset_path
     lookup = lambda name: path if name == ds.name else dataset_path(name)
     rows = [r for r in collect(sweep.root, sweep.workload, datasets_lookup=lookup) if r["algorithm"] in names]
     print(summarize(rows, args.count))

@@ -94,3 +94,38 @@ def test_yfcc_without_source_is_one_line(tmp_path):
                           cwd=ROOT, env=env)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 2  # "building ..." and the error
     assert "YFCC source files missing" in proc.stderr and "--source" in proc.stderr
+
+
+def test_fanns_release_and_generic_imports_run(tmp_path):
+    from datasets.formats import write_label_lines
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(1500, 6)).astype(np.float32)
+    labels = Csr.from_rows([rng.choice(12, rng.integers(1, 4), replace=False) for _ in range(1500)])
+    release = tmp_path / "release"
+    release.mkdir()
+    write_vectors(str(release / "base.fvecs"), base)
+    write_vectors(str(release / "query.fvecs"), rng.normal(size=(40, 6)).astype(np.float32))
+    write_label_lines(str(release / "label_base.txt"), labels)
+    for word in ("and", "or", "equal"):
+        write_label_lines(str(release / f"X_query_{word}.txt"), Csr.from_rows([labels.row(i) for i in range(40)]))
+    np.save(tmp_path / "generic.npy", base)
+    env = dict(os.environ, FILTERBENCH_DATA=str(tmp_path / "data"))
+    for name, extra in [("fanns", ["--base", str(release / "base.fvecs"), "--queries", str(release / "query.fvecs"),
+                                   "--fanns-dir", str(release)]),
+                        ("generic", ["--base", str(tmp_path / "generic.npy"), "--holdout", "50"])]:
+        proc = subprocess.run([sys.executable, "-m", "datasets", "import", name, "--base-labels",
+                               str(release / "label_base.txt"), *extra], capture_output=True, text=True, cwd=ROOT, env=env)
+        assert proc.returncode == 0, proc.stderr
+        ds = Dataset(tmp_path / "data" / f"{name}.hdf5")
+        assert set(ds.scenarios) == {"containment", "overlap", "equality", "fixed_equality"}
+        run = subprocess.run([sys.executable, "run.py", "--local", "--dataset", name, "--algorithm", "bruteforce",
+                              "--runs", "1", "--results", str(tmp_path / "results")],
+                             capture_output=True, text=True, cwd=ROOT, env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+    fanns = Dataset(tmp_path / "data" / "fanns.hdf5")
+    kept = sum(list(fanns.scenarios["equality"].query_labels.row(i)) == sorted(labels.row(i)) for i in range(40))
+    assert kept > 0 and fanns.nq == 40 and fanns.n == 1500  # the release's own query label sets, where >= 10 pass
+    bad = subprocess.run([sys.executable, "-m", "datasets", "import", "x", "--base", str(tmp_path / "generic.npy"),
+                          "--base-labels", str(release / "X_query_and.txt"), "--holdout", "5"],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
+    assert bad.returncode == 2 and "40 label lines for 1500 vectors" in bad.stderr
