@@ -265,9 +265,8 @@ def _exit_reason(code, log_path):
         sig = signal.Signals(-code).name
         hint = " (out of memory?)" if -code == signal.SIGKILL else ""
         return f"killed by {sig}{hint}"
-    last = ""
     with open(log_path, errors="replace") as f:
-        for line in f:
-            if line.strip():
-                last = line.strip()
-    return f"exit code {code}: {last}"
+        lines = [line.strip() for line in f if line.strip()]
+    # The worker's last words are its "error:" line; stdout and stderr may reach the log out of order.
+    errors = [line for line in lines if line.startswith("error: ")]
+    return f"exit code {code}: {errors[-1] if errors else (lines[-1] if lines else 'no output')}"
