@@ -51,10 +51,23 @@ def _text(kind, limit=None, n_queries=1000):
     return build
 
 
+def _fashion_mnist(limit=None, n_queries=1000):
+    def build(raw, log):
+        from datasets import fashion_mnist
+        try:
+            return fashion_mnist.build(n_queries=n_queries, limit=limit, log=log)
+        except fashion_mnist.MissingSource as e:
+            raise SourceMissing(str(e)) from None
+    return build
+
+
 DATASETS = {spec.name: spec for spec in [
     DatasetSpec("random-filter-s", "100,000 x 50, 1,000 queries", "synthetic", _synthetic(100_000, 1_000, 50, 0)),
     DatasetSpec("random-filter-xs", "10,000 x 32, 200 queries", "synthetic", _synthetic(10_000, 200, 32, 1)),
     DatasetSpec("random-filter-xxs", "2,000 x 16, 100 queries", "synthetic", _synthetic(2_000, 100, 16, 2)),
+    DatasetSpec("fashion-mnist-784", "60,000 x 784, 1,000 queries", "Fashion-MNIST pixels (Debian)", _fashion_mnist()),
+    DatasetSpec("fashion-mnist-784-xs", "2,000 x 784, 200 queries", "Fashion-MNIST pixels (Debian)",
+                _fashion_mnist(limit=2000, n_queries=200)),
     DatasetSpec("fashion-products", "38,596 x 384, 1,000 queries", "Kaggle styles.csv + MiniLM",
                 _text("fashion_products")),
     DatasetSpec("fashion-products-xs", "1,800 x 384, 200 queries", "Kaggle styles.csv + MiniLM",

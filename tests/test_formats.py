@@ -129,3 +129,28 @@ def test_fanns_release_and_generic_imports_run(tmp_path):
                           "--base-labels", str(release / "X_query_and.txt"), "--holdout", "5"],
                          capture_output=True, text=True, cwd=ROOT, env=env)
     assert bad.returncode == 2 and "40 label lines for 1500 vectors" in bad.stderr
+
+
+def test_idx_reader_and_fashion_mnist_pixels(tmp_path):
+    import gzip
+    from datasets import fashion_mnist
+    header = bytes([0, 0, 0x08, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    with gzip.open(tmp_path / "x-idx3-ubyte.gz", "wb") as f:
+        f.write(header + bytes(range(12)))
+    assert fashion_mnist.read_idx(str(tmp_path / "x-idx3-ubyte.gz")).tolist() == [[[0, 1, 2], [3, 4, 5]],
+                                                                                [[6, 7, 8], [9, 10, 11]]]
+    if not os.path.exists(fashion_mnist.DIRECTORY):
+        if os.environ.get("CI"):
+            pytest.fail("CI must build fashion-mnist-784: apt-get install dataset-fashion-mnist")
+        pytest.skip("no dataset-fashion-mnist package")
+    env = dict(os.environ, FILTERBENCH_DATA=str(tmp_path / "data"))
+    proc = subprocess.run([sys.executable, "run.py", "--local", "--dataset", "fashion-mnist-784-xs", "--algorithm",
+                           "bruteforce", "--scenario", "unfiltered", "-k", "5", "--runs", "1",
+                           "--results", str(tmp_path / "results")], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ds = Dataset(tmp_path / "data" / "fashion-mnist-784-xs.hdf5")
+    assert ds.d == 784 and ds.single_label_classes() is not None and len(ds.labels.vocabulary) == 10
+    from harness.export import collect
+    [row] = collect(str(tmp_path / "results"), "fashion-mnist-784-xs",
+                    datasets_lookup=lambda name: str(tmp_path / "data" / f"{name}.hdf5"))
+    assert row["recall"] == 1.0 and 0.5 < row["label_precision"] <= 1
