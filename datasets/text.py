@@ -31,6 +31,19 @@ class MissingSource(Exception):
     pass
 
 
+class Vocabulary:
+    """Label names to ids, in order of first appearance."""
+
+    def __init__(self):
+        self.names, self._ids = [], {}
+
+    def id(self, name):
+        if name not in self._ids:
+            self._ids[name] = len(self.names)
+            self.names.append(name)
+        return self._ids[name]
+
+
 def embed(texts, cache_dir, log=print, batch_size=128):
     """MiniLM embeddings (float32, unit length) of texts, cached by their hash."""
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
@@ -84,29 +97,13 @@ def _finish(texts, labels, fixed, vocabulary, fixed_vocabulary, n_queries, limit
 def fashion_products(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
     with _open(os.path.join(raw, "fashion-products", "styles.csv.xz")) as f:
         records = list(csv.DictReader(f))
-    vocabulary, index = [], {}
-
-    def label(name):
-        if name not in index:
-            index[name] = len(vocabulary)
-            vocabulary.append(name)
-        return index[name]
-
-    labels = [[label(f"{a}={r[a].strip()}") for a in ATTRIBUTES if r[a].strip()] for r in records]
-    fixed_vocabulary, fixed_index = [], {}
-    fixed = []
-    for r in records:
-        row = []
-        for a in FIXED_ATTRIBUTES:  # a missing value is a value of its own here: every set has F=4
-            name = f"{a}={r[a].strip() or '?'}"
-            if name not in fixed_index:
-                fixed_index[name] = len(fixed_vocabulary)
-                fixed_vocabulary.append(name)
-            row.append(fixed_index[name])
-        fixed.append(row)
+    vocabulary, fixed_vocabulary = Vocabulary(), Vocabulary()
+    labels = [[vocabulary.id(f"{a}={r[a].strip()}") for a in ATTRIBUTES if r[a].strip()] for r in records]
+    # A missing value is a value of its own among the fixed-length labels: every set has F=4.
+    fixed = [[fixed_vocabulary.id(f"{a}={r[a].strip() or '?'}") for a in FIXED_ATTRIBUTES] for r in records]
     texts = [r["productDisplayName"].strip() or r["articleType"] for r in records]
-    arrays, stats = _finish(texts, labels, fixed, vocabulary, fixed_vocabulary, n_queries, limit, seed,
-                            cache_dir, log)
+    arrays, stats = _finish(texts, labels, fixed, vocabulary.names, fixed_vocabulary.names, n_queries, limit,
+                            seed, cache_dir, log)
     attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
              "source": "Kaggle Fashion Product Images Dataset metadata (P. Aggarwal): productDisplayName embedded "
                        "with all-MiniLM-L6-v2; labels attribute=value",
@@ -117,18 +114,11 @@ def fashion_products(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, lo
 def arxiv(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
     with _open(os.path.join(raw, "arxiv", "arxiv-titles-200k.tsv.xz")) as f:
         records = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    vocabulary, index = [], {}
-
-    def label(name):
-        if name not in index:
-            index[name] = len(vocabulary)
-            vocabulary.append(name)
-        return index[name]
-
-    labels = [[label(c) for c in r["categories"].split(",") if c] + [label(f"year={r['created'][:4]}")]
+    vocabulary = Vocabulary()
+    labels = [[vocabulary.id(c) for c in r["categories"].split(",") if c] + [vocabulary.id(f"year={r['created'][:4]}")]
               for r in records]
     texts = [" ".join(r["title"].split()) for r in records]
-    arrays, stats = _finish(texts, labels, None, vocabulary, None, n_queries, limit, seed, cache_dir, log)
+    arrays, stats = _finish(texts, labels, None, vocabulary.names, None, n_queries, limit, seed, cache_dir, log)
     attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
              "source": "arXiv metadata archive (R. S. Geiger 2020, doi:10.5281/zenodo.1463242), 200,000 papers: "
                        "titles embedded with all-MiniLM-L6-v2; labels = categories and year",

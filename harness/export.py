@@ -39,7 +39,7 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None):
             cache = json.load(f)
     except (OSError, ValueError):
         cache = {}
-    evaluators, rows, fresh, current_hash = {}, [], {}, {}
+    evaluators, rows, fresh, current_hash, computed = {}, [], {}, {}, 0
     for path in list_results(root, workload):
         stat = os.stat(path)
         key = os.path.relpath(path, root)
@@ -80,9 +80,10 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None):
                 row["batch_recall"] = ev.evaluate(arrays["batch_neighbors"], attrs["scenario"], attrs["k"])[0]["recall"]
         rows.append(row)
         fresh[key] = {"stamp": stamp, "row": row}
+        computed += 1
         if progress:
             progress(1)
-    if fresh != {k: v for k, v in cache.items() if k in fresh} or (workload is None and fresh.keys() != cache.keys()):
+    if computed or (workload is None and fresh.keys() != cache.keys()):  # new rows, or files gone
         write_json(cache_path, fresh if workload is None else {**cache, **fresh})
     return rows
 

@@ -10,6 +10,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import tarfile
 from collections import defaultdict
 
@@ -252,7 +253,6 @@ def build_site(results_root, out, datasets_lookup=None):
     unscored = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
     os.makedirs(out, exist_ok=True)
-    import shutil
     shutil.copy(os.path.join(HERE, "templates", "style.css"), os.path.join(out, "style.css"))
     site = Site(rows, list_failures(results_root), out, lookup, load_all())
     site.unscored = unscored
