@@ -1,0 +1,70 @@
+"""ACORN-γ and ACORN-1 (Patel et al., SIGMOD 2024), our own C++ in native/src/acorn.cpp.
+
+The graph is built without labels; search follows the harness's filter map, scoring only passing
+nodes. Below `fallback_selectivity` (the share of the base that passes) a query is answered by an
+exact scan of the passing vectors instead, as the paper prescribes for predicates under its 1/γ
+bound; 0 turns the fallback off to measure the pure graph. stats() counts both paths.
+"""
+import numpy as np
+
+import native
+from algorithms.base import FilteredANN, normalize
+
+METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
+# ACORN-1's fallback threshold, measured on arxiv (benchmarks/acorn.py): below about 2% of the
+# base passing, the exact scan is faster than the graph at recall 0.9.
+ACORN_1_FALLBACK = 0.02
+
+
+class Acorn(FilteredANN):
+    def __init__(self, distance, M=32, gamma=1, M_beta=None, efConstruction=0, seed=100, **kw):
+        super().__init__(distance, **kw)
+        self.M, self.gamma = int(M), int(gamma)
+        self.M_beta = int(M_beta) if M_beta is not None else 2 * self.M
+        self.efConstruction, self.seed = int(efConstruction), int(seed)
+        self.native = native.load()
+        # Built here so bad parameters fail before the data is loaded.
+        self.index = None
+        self._check = self.native.Acorn(1, METRICS[distance], self.M, self.gamma, self.M_beta, self.efConstruction,
+                                        self.seed)
+        self.efSearch, self.fallback = 16, self.default_fallback()
+
+    def default_fallback(self):
+        return 1.0 / self.gamma if self.gamma > 1 else ACORN_1_FALLBACK
+
+    def _vectors(self, X):
+        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
+
+    def fit(self, X, labels):
+        X = self._vectors(X)
+        self.n, d = X.shape
+        self.index = self.native.Acorn(d, METRICS[self.distance], self.M, self.gamma, self.M_beta,
+                                       self.efConstruction, self.seed)
+        self.index.build(X, self.threads)
+
+    def set_query_arguments(self, efSearch=16, fallback_selectivity=None):
+        self.efSearch = int(efSearch)
+        self.fallback = self.default_fallback() if fallback_selectivity is None else float(fallback_selectivity)
+
+    def filtered_query(self, q, k, query_labels, scenario, valid):
+        ids, _ = self.index.search(self._vectors(np.asarray(q).reshape(1, -1))[0], k, valid, self.efSearch,
+                                   self.fallback)
+        return ids[ids >= 0].astype(np.int64)
+
+    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+        return self.index.search_batch(self._vectors(Q), k, valid_rows, self.efSearch, self.fallback,
+                                       self.threads).astype(np.int64)
+
+    def save(self, path):
+        self.index.save(path)
+
+    def load(self, path):
+        self.index = self.native.Acorn.load(path)
+        self.n = self.index.n
+
+    def index_size(self):
+        return int(self.index.serialized_size())
+
+    def stats(self):
+        return {"distance_computations": int(self.index.distance_computations),
+                "graph_queries": int(self.index.graph_queries), "exact_queries": int(self.index.exact_queries)}
