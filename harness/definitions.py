@@ -3,6 +3,7 @@
     module: algorithms.faiss.module        # where the classes live
     packages: [faiss-cpu]                  # installed in its image (versions from requirements.txt),
                                            # and recorded with every result
+    native: false                          # true: uses the extension compiled from native/
     algorithms:
       faiss-hnsw:                          # the name results and the leaderboard show
         class: FaissHNSW
@@ -41,7 +42,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS_DIR = os.path.join(ROOT, "algorithms")
 MAX_DEFAULT_BUILDS = 15
 
-_TOP_KEYS = {"module", "packages", "algorithms"}
+_TOP_KEYS = {"module", "native", "packages", "algorithms"}
 _ALGO_KEYS = {"class", "args", "description", "scenarios", "distances", "label_aware", "uses_filter_map", "runs"}
 _GROUP_KEYS = {"build", "query", "constraints", "opt_in"}
 _SAFE_FUNCTIONS = {"min": min, "max": max, "abs": abs}

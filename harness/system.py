@@ -64,11 +64,32 @@ def peak_rss():
     return peak
 
 
+def uses_native(plugin_dir):
+    """Whether the plugin's config.yml says `native: true`: it runs code compiled from native/."""
+    import yaml
+    path = os.path.join(plugin_dir, "config.yml")
+    if not os.path.exists(path):
+        return False
+    with open(path) as f:
+        raw = yaml.safe_load(f)
+    return isinstance(raw, dict) and bool(raw.get("native", False))
+
+
+def native_files():
+    """The sources of the native extension (native/): its Python loader, build files and C++."""
+    folder = os.path.join(ROOT, "native")
+    return sorted(p for p in glob.glob(os.path.join(folder, "**"), recursive=True)
+                  if os.path.isfile(p) and "__pycache__" not in p and ".egg-info" not in p
+                  and not p.startswith(os.path.join(folder, "build") + os.sep))
+
+
 def code_hash(plugin_dir):
-    """Hash of the code a run executes: the harness, the plugin API and the plugin's folder."""
+    """Hash of the code a run executes: the harness, the plugin API, the plugin's folder, and
+    native/ for plugins that use it."""
     h = hashlib.sha256()
     files = sorted(glob.glob(os.path.join(ROOT, "harness", "*.py")))
     files += [os.path.join(ROOT, "algorithms", "base.py")]
+    files += native_files() if uses_native(plugin_dir) else []
     files += sorted(p for p in glob.glob(os.path.join(plugin_dir, "**"), recursive=True)
                     if os.path.isfile(p) and "__pycache__" not in p)
     for path in files:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness.system import code_hash
+from harness.system import code_hash, native_files, uses_native
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "install")
@@ -77,7 +77,8 @@ def app_files(plugin_dir):
     """(source, path inside /app) of the code a plugin image runs."""
     files = [(p, os.path.relpath(p, ROOT)) for p in sorted(
         [os.path.join(ROOT, "harness", f) for f in os.listdir(os.path.join(ROOT, "harness")) if f.endswith(".py")]
-        + [os.path.join(ROOT, "algorithms", "__init__.py"), os.path.join(ROOT, "algorithms", "base.py")])]
+        + [os.path.join(ROOT, "algorithms", "__init__.py"), os.path.join(ROOT, "algorithms", "base.py")]
+        + (native_files() if uses_native(plugin_dir) else []))]
     plugin_dir = os.path.abspath(plugin_dir)
     parent = os.path.dirname(plugin_dir)
     inside = os.path.relpath(parent, ROOT) if plugin_dir.startswith(ROOT + os.sep) else os.path.basename(parent)
