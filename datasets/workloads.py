@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from harness.dataset import Csr
+from harness.dataset import Csr, query_groups
 from harness.filters import LabelIndex, popcount
 from harness.groundtruth import knn
 
@@ -106,6 +106,8 @@ def build_arrays(train, test, distance, base_labels, test_labels, fixed_base, fi
             p + "neighbors": nb.astype(np.int32), p + "distances": dist,
             p + "selectivity": (count / len(train)).astype(np.float32), p + "valid_count": count,
         })
+        for name, mask in query_groups(count / len(train), query.sizes(), count).items():
+            arrays[p + "groups/" + name] = mask.astype(np.uint8)
         if fixed:
             arrays[p + "base_labels/indptr"], arrays[p + "base_labels/indices"] = base.indptr, base.indices
             arrays[p + "base_labels/vocabulary"] = list(base.vocabulary)

@@ -13,6 +13,8 @@
         selectivity float32 [nq], valid_count int64 [nq]
         base_labels/indptr, base_labels/indices, base_labels/vocabulary
                                                           (fixed_equality: its own base label sets)
+        groups/<name> uint8 [nq]                          query groups (query_groups below); computed
+                                                          on load for files without them
 
 A plain ann-benchmarks file (train, test, neighbors, distances) loads and runs unfiltered.
 """
@@ -25,6 +27,37 @@ import numpy as np
 from harness.filters import SCENARIOS, UNFILTERED, LabelIndex
 
 DISTANCES = ("euclidean", "angular", "ip")
+SELECTIVITY_PERCENTILES = (1, 25, 50, 75)  # the FANNS paper's selectivity groups
+TOP_K_MARKS = (1, 10, 50, 100)
+
+
+def query_groups(selectivity, label_counts, valid_count):
+    """The queries of one scenario in the FANNS paper's groups, {name: bool mask}:
+    selectivity_q1..q4   quartiles of selectivity (q1: the 25% that pass the fewest base vectors);
+    selectivity_p1, _p25, _p50, _p75
+                         the 5% of queries (at least one) whose selectivity rank is nearest that percentile;
+    labels_short, labels_medium, labels_long
+                         1, 2 to 3, and 4 or more query labels;
+    top1, top10, top50, top100
+                         queries with at least that many valid base vectors (the top-k experiment)."""
+    selectivity, label_counts = np.asarray(selectivity), np.asarray(label_counts)
+    nq = len(selectivity)
+    groups = {}
+    quartile = np.searchsorted(np.quantile(selectivity, [0.25, 0.5, 0.75]), selectivity, side="right")
+    for q in range(4):
+        groups[f"selectivity_q{q + 1}"] = quartile == q
+    rank = np.empty(nq)
+    rank[np.argsort(selectivity, kind="stable")] = np.arange(nq) * 100.0 / max(nq - 1, 1)
+    for p in SELECTIVITY_PERCENTILES:
+        mask = np.zeros(nq, dtype=bool)
+        mask[np.argsort(np.abs(rank - p), kind="stable")[:max(1, nq // 20)]] = True
+        groups[f"selectivity_p{p}"] = mask
+    groups["labels_short"] = label_counts == 1
+    groups["labels_medium"] = (label_counts >= 2) & (label_counts <= 3)
+    groups["labels_long"] = label_counts >= 4
+    for k in TOP_K_MARKS:
+        groups[f"top{k}"] = np.asarray(valid_count) >= k
+    return groups
 
 
 class DatasetError(Exception):
@@ -66,7 +99,7 @@ class Csr:
 
 
 class Scenario:
-    def __init__(self, name, query_labels, neighbors, distances, selectivity, valid_count, base_labels):
+    def __init__(self, name, query_labels, neighbors, distances, selectivity, valid_count, base_labels, groups):
         self.name = name
         self.query_labels = query_labels
         self.neighbors = neighbors
@@ -74,6 +107,7 @@ class Scenario:
         self.selectivity = selectivity
         self.valid_count = valid_count
         self.base_labels = base_labels  # the label assignment this scenario filters on
+        self.groups = groups  # {name: bool mask over the queries} (query_groups)
 
 
 class Dataset:
@@ -165,8 +199,14 @@ class Dataset:
                 else np.rint(selectivity.astype(np.float64) * self.n).astype(np.int64)
             if len(selectivity) != self.nq or len(valid_count) != self.nq:
                 self._fail(f"'{p}selectivity' and '{p}valid_count' must have {self.nq} entries")
+            if f"{p}groups" in f:
+                groups = {g: f[f"{p}groups/{g}"][:].astype(bool) for g in f[f"{p}groups"]}
+                if any(len(mask) != self.nq for mask in groups.values()):
+                    self._fail(f"'{p}groups' must have {self.nq} entries per group")
+            else:
+                groups = query_groups(selectivity, query_labels.sizes(), valid_count)
             self.scenarios[name] = Scenario(name, query_labels, neighbors, distances, selectivity,
-                                            valid_count.astype(np.int64), base)
+                                            valid_count.astype(np.int64), base, groups)
         self.content_hash = dataset_content_hash(self.path)
 
     @property

@@ -88,19 +88,22 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None):
     return rows
 
 
+GROUP_TITLES = {"selectivity_q1": "selectivity Q1", "selectivity_q2": "selectivity Q2",
+                "selectivity_q3": "selectivity Q3", "selectivity_q4": "selectivity Q4",
+                "labels_short": "1 label", "labels_medium": "2-3 labels", "labels_long": "4+ labels"}
+
+
 def query_groups(ds, scenario, recall, seconds):
-    """Recall and QPS per selectivity quartile and per number of query labels (filtered scenarios)."""
+    """Recall and QPS per selectivity quartile and per query-label length (filtered scenarios),
+    from the groups stored with the dataset."""
     if scenario == "unfiltered":
         return {}
     sc = ds.scenarios[scenario]
     nq = len(recall)
     selectivity = sc.selectivity[:nq]
-    labels = sc.query_labels.sizes()[:nq]
-    edges = np.quantile(selectivity, [0.25, 0.5, 0.75])
-    quartile = np.searchsorted(edges, selectivity, side="right")
     groups = {}
-    for name, mask in [(f"selectivity Q{q + 1}", quartile == q) for q in range(4)] + \
-                      [(f"{n} label{'s' if n != 1 else ''}", labels == n) for n in np.unique(labels)]:
+    for key, name in GROUP_TITLES.items():
+        mask = sc.groups[key][:nq]
         if mask.any():
             groups[name] = {"queries": int(mask.sum()), "recall": float(recall[mask].mean()),
                             "qps": float(mask.sum() / seconds[mask].sum()),

@@ -91,3 +91,27 @@ def test_plain_ann_benchmarks_file_loads_unfiltered(tmp_path):
         f["distances"] = np.zeros((20, 100), np.float32)
     ds = Dataset(path)
     assert ds.scenario_names == ["unfiltered"] and ds.labels is None and ds.distance == "angular"
+
+
+def test_query_groups_follow_the_fanns_paper():
+    from harness.dataset import query_groups
+    selectivity = np.linspace(0.001, 0.1, 200)[::-1]  # any order
+    labels = np.array([1, 2, 3, 4, 5] * 40)
+    valid = (selectivity * 10_000).astype(int)
+    g = query_groups(selectivity, labels, valid)
+    assert [int(g[f"selectivity_q{q}"].sum()) for q in range(1, 5)] == [50, 50, 50, 50]
+    assert selectivity[g["selectivity_q1"]].max() < selectivity[g["selectivity_q2"]].min()
+    for p in (1, 25, 50, 75):
+        picked = selectivity[g[f"selectivity_p{p}"]]
+        assert len(picked) == 10 and abs(np.mean(selectivity <= np.median(picked)) - p / 100) < 0.05
+    assert (g["labels_short"] == (labels == 1)).all() and (g["labels_long"] == (labels >= 4)).all()
+    assert (g["top100"] == (valid >= 100)).all() and g["top1"].all()
+
+
+def test_built_datasets_store_their_query_groups(xxs):
+    import h5py
+    with h5py.File(xxs) as f:
+        stored = set(f["scenarios/containment/groups"])
+    ds = Dataset(xxs)
+    assert stored == set(ds.scenarios["containment"].groups) >= {"selectivity_q1", "selectivity_p1", "labels_short",
+                                                                  "top10"}

@@ -43,3 +43,9 @@ def test_embeddings_and_ground_truth(built):
             d = exact_distances("angular", built.test[i], built.train[ids])
             want = ids[np.lexsort((ids, d))][:100]
             assert np.array_equal(sc.neighbors[i][:len(want)], want), (name, i)
+
+
+def test_builds_are_deterministic(built):
+    from datasets import build_dataset
+    again = Dataset(build_dataset(built.name, log=lambda m: None, raw=RAW))
+    assert again.content_hash == built.content_hash
