@@ -74,6 +74,21 @@ def test_same_recall_in_containers_as_local(engine, small, tmp_path):
     assert "avx2" in attrs["cpu_flags"] or "neon" in attrs["cpu_flags"] or attrs["cpu_flags"]
 
 
+def test_native_plugin_compiles_in_its_image_and_runs(engine, small, tmp_path):
+    proc = sh("-m", "install", "--algorithm", "acorn")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run("--dataset", small, "--queries", "100", "--algorithm", "acorn-1/smoke", results=tmp_path)
+    assert proc.returncode == 0 and ", 0 failed" in proc.stdout, proc.stdout + proc.stderr
+    rows = collect(str(tmp_path), "random-filter-s@q100", datasets_lookup=lambda n: small)
+    assert {r["scenario"] for r in rows} == {"unfiltered", "containment", "overlap", "equality", "fixed_equality"}
+    for scenario in {r["scenario"] for r in rows}:
+        assert max(r["recall"] for r in rows if r["scenario"] == scenario) >= 0.98, scenario
+    assert all(r["mode"] == "docker" and r["violations"] == 0 for r in rows)
+    import h5py
+    attrs = h5py.File(os.path.join(tmp_path, rows[0]["path"])).attrs
+    assert attrs["march"] == "x86-64-v3" and "pybind11" in attrs["versions"]
+
+
 def test_container_cannot_reach_host_network_dataset_or_files(isolation_image, xxs, tmp_path):
     sentinel = "/var/tmp/filterbench-host-sentinel"
     with open(sentinel, "w") as f:

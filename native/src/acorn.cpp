@@ -91,14 +91,20 @@ std::vector<Neighbor> AcornIndex::search_layer_unfiltered(const float* q, int32_
         {
             std::lock_guard<std::mutex> lock(build_->locks[c.id]);
             if (level == 0) {
+                // Navigate on each list's head (its diverse and nearest picks, as many as an
+                // HNSW level-0 list holds): the long tails of ACORN-γ cost γ times as much to
+                // scan while the candidates come from the search's ef anyway.
                 const int32_t* list = build_->list0(c.id);
-                neighbors.assign(list, list + build_->counts0[c.id]);
+                neighbors.assign(list, list + std::min(build_->counts0[c.id], 2 * params_.M));
             } else {
                 neighbors = upper_[c.id][level - 1];
             }
         }
+        size_t fresh = 0;  // the unvisited ones, moved to the front, prefetched before scoring
+        for (int32_t v : neighbors)
+            if (!visited.test_and_mark(v)) neighbors[fresh++] = v, prefetch_vector(vec(v), d_);
+        neighbors.resize(fresh);
         for (int32_t v : neighbors) {
-            if (visited.test_and_mark(v)) continue;
             float s = dist(q, v);
             if (!top.full() || s < top.bound()) {
                 candidates.push({s, v});
@@ -142,7 +148,7 @@ void AcornIndex::insert(int32_t node) {
     size_t ef = params_.efConstruction ? params_.efConstruction : size_t(params_.M) * params_.gamma;
     for (int l = std::min(level, top_level); l >= 0; l--) {
         size_t capacity = l == 0 ? params_.level0_capacity() : params_.upper_capacity();
-        std::vector<Neighbor> found = search_layer_unfiltered(x, current, std::max(ef, capacity), l, *visited);
+        std::vector<Neighbor> found = search_layer_unfiltered(x, current, ef, l, *visited);
         size_t diverse = 0;
         std::vector<Neighbor> selected = select_neighbors(found, node, l, capacity, &diverse);
         {
@@ -395,6 +401,7 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
         if (top.full() && c.score > top.bound()) break;
         candidates.pop();
         filtered_neighbors(c.id, 0, filter, &*visited, neighbors);
+        for (int32_t v : neighbors) prefetch_vector(vec(v), d_);
         for (int32_t v : neighbors) {
             float s = dist(q, v);
             computed++;
