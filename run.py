@@ -16,7 +16,7 @@ from tqdm import tqdm  # noqa: E402
 
 from harness.filters import SCENARIOS, UNFILTERED  # noqa: E402
 
-DEFAULT_DATASET = "random-filter-s"
+DEFAULT_DATASET = "fashion-products"
 
 
 def parse_args(argv):
