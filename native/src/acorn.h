@@ -1,16 +1,18 @@
 // ACORN (Patel et al., SIGMOD 2024): a predicate-agnostic graph index for filtered search.
 //
-// Build (no labels): an HNSW-style hierarchy whose lists hold the M·γ nearest candidates found
-// with efConstruction (default M·γ), not a distance-pruned subset, so the subgraph induced by any
-// predicate that passes about 1/γ of the base keeps about M neighbours per node. Level 0 is then
+// Build (no labels): an HNSW-style hierarchy whose level-0 lists hold M·γ candidates found with
+// efConstruction (default M·γ): up to M chosen by HNSW's diversity rule (links between clusters;
+// nearest-only lists fall apart into one component per cluster), the nearest filling the rest, so
+// the subgraph induced by a predicate that passes about 1/γ of the base keeps about M neighbours
+// per node. Upper levels, which only route the descent, keep the diverse ones. Level 0 is then
 // compressed, predicate-agnostically: keep the first M_β neighbours; keep a later one only if it
 // is not already a neighbour of a kept node beyond M_β (search expands those, so it is recovered).
 // ACORN-1 is γ = 1, M_β = 2M, no compression, with every neighbour expanded at search.
 //
 // Search: only nodes that pass the filter get a distance computed or enter the queues. A node's
-// filtered neighbour list is its passing neighbours, then the passing neighbours of its expanded
-// neighbours (ACORN-γ: those beyond position M_β at level 0; ACORN-1: all), truncated at the
-// predicate subgraph's degree (M above level 0, 2M at level 0). Below a selectivity threshold the
+// filtered neighbour list is all its passing neighbours, then, up to the predicate subgraph's
+// degree (M above level 0, 2M at level 0), the passing neighbours of its expanded neighbours
+// (ACORN-γ: those beyond position M_β at level 0; ACORN-1: all). Below a selectivity threshold the
 // graph is not navigable (the paper's 1/γ bound) and the query is answered exactly instead.
 #pragma once
 #include <algorithm>
