@@ -70,6 +70,8 @@ def list_datasets():
         path = dataset_path(spec.name)
         state = "built" if os.path.exists(path) else "not built (built on first use)"
         print(f"{spec.name:22s} {spec.size:32s} {spec.source:12s} {state}")
+    print("NAME@P%                a seeded P% of NAME's base (1 to 99), its queries, ground truth anew: "
+          "the scalability experiment")
 
 
 def summarize(rows, k):
@@ -137,11 +139,10 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
 
-    from datasets import DATASETS, ensure_dataset
-    from datasets import dataset_path
-    if args.dataset not in DATASETS and not os.path.exists(dataset_path(args.dataset)):
-        print(f"error: unknown dataset '{args.dataset}' (known: {', '.join(DATASETS)}; or give an .hdf5 path)",
-              file=sys.stderr)
+    from datasets import DATASETS, dataset_path, ensure_dataset, is_known
+    if not is_known(args.dataset) and not os.path.exists(dataset_path(args.dataset)):
+        print(f"error: unknown dataset '{args.dataset}' (known: {', '.join(DATASETS)}; NAME@P% for a P% base "
+              f"subset; or give an .hdf5 path)", file=sys.stderr)
         return 2
     from datasets import SourceMissing
     try:

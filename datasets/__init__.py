@@ -95,13 +95,25 @@ def dataset_path(name):
     return os.path.join(data_dir(), f"{name}.hdf5")
 
 
+def is_known(name):
+    """A registry name, or a base-size subset of one (NAME@P%, datasets.subsets)."""
+    from datasets.subsets import parse
+    return name in DATASETS or (parse(name) is not None and is_known(parse(name)[0]))
+
+
 def build_dataset(name, log=print, raw=None):
     """Builds a dataset into data/NAME.hdf5; raw: the raw-data directory (default raw_dir())."""
-    if name not in DATASETS:
-        raise KeyError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)})")
+    from datasets import subsets
+    if not is_known(name):
+        raise KeyError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)}, and NAME@P% for a P% base subset)")
     start = time.time()
-    log(f"building dataset {name} ({DATASETS[name].size})")
-    attrs, arrays = DATASETS[name].build(raw or raw_dir(), log)
+    if subsets.parse(name):
+        parent, percent = subsets.parse(name)
+        log(f"building dataset {name} ({percent}% of {parent}'s base)")
+        attrs, arrays = subsets.build(ensure_dataset(parent, log=log, raw=raw), percent, log=log)
+    else:
+        log(f"building dataset {name} ({DATASETS[name].size})")
+        attrs, arrays = DATASETS[name].build(raw or raw_dir(), log)
     attrs.update(name=name, builder_version=BUILDER_VERSION)
     path = dataset_path(name)
     write_dataset(path, attrs, arrays)
@@ -109,9 +121,9 @@ def build_dataset(name, log=print, raw=None):
     return path
 
 
-def ensure_dataset(name, log=print):
+def ensure_dataset(name, log=print, raw=None):
     """The path of a dataset, built first when it is a known one that is not there yet."""
     path = dataset_path(name)
-    if not os.path.exists(path) and name in DATASETS:
-        build_dataset(name, log=log)
+    if not os.path.exists(path) and is_known(name):
+        build_dataset(name, log=log, raw=raw)
     return path

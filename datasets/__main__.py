@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from datasets import DATASETS, SourceMissing, build_dataset
+from datasets import DATASETS, SourceMissing, build_dataset, is_known
 
 
 def import_command(argv):
@@ -42,7 +42,8 @@ def import_command(argv):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m datasets", description="Build datasets into data/NAME.hdf5.")
-    p.add_argument("names", nargs="*", help="datasets to build; `info NAME` prints a card; `import NAME ...` imports")
+    p.add_argument("names", nargs="*", help="datasets to build (NAME@25%% etc.: a seeded base subset); `info NAME` "
+                                            "prints a card; `import NAME ...` imports")
     p.add_argument("--list", action="store_true", help="list the datasets that can be built")
     p.add_argument("--source", metavar="DIR", help="raw-data directory (default: $FILTERBENCH_RAW, else "
                                                   "../shared/data beside the repo); yfcc reads DIR/yfcc/")
@@ -66,8 +67,9 @@ def main(argv=None):
                 return 2
         return 0
     for name in args.names:
-        if name not in DATASETS:
-            print(f"error: unknown dataset '{name}' (known: {', '.join(DATASETS)})", file=sys.stderr)
+        if not is_known(name):
+            print(f"error: unknown dataset '{name}' (known: {', '.join(DATASETS)}, and NAME@P% for a P% base "
+                  f"subset)", file=sys.stderr)
             return 2
         try:
             build_dataset(name, raw=args.source)

@@ -115,3 +115,29 @@ def test_built_datasets_store_their_query_groups(xxs):
     ds = Dataset(xxs)
     assert stored == set(ds.scenarios["containment"].groups) >= {"selectivity_q1", "selectivity_p1", "labels_short",
                                                                   "top10"}
+
+
+def test_base_size_subset_keeps_the_queries_and_recomputes_ground_truth(xxs):
+    from datasets import build_dataset
+    from harness.groundtruth import exact_distances
+    parent = Dataset(xxs)
+    sub = Dataset(build_dataset("random-filter-xxs@50%", log=lambda m: None))
+    assert sub.n == round(parent.n / 2) and sub.nq == parent.nq and np.array_equal(sub.test, parent.test)
+    with h5py.File(sub.path) as f:
+        keep = f["subset_base_ids"][:]
+        assert f.attrs["subset_of"] == "random-filter-xxs" and f.attrs["subset_percent"] == 50
+    assert np.array_equal(sub.train, parent.train[keep])
+    for name, sc in sub.scenarios.items():
+        index = sub.label_index(name)
+        kept = sum(list(sc.query_labels.row(i)) == list(parent.scenarios[name].query_labels.row(i))
+                   for i in range(sub.nq))
+        assert kept > sub.nq // 2, name  # most label sets still pass 10 vectors of half the base
+        for i in range(0, sub.nq, 25):  # against a naive exact search over the valid subset
+            valid = np.flatnonzero([is_valid(sc.base_labels.row(j), sc.query_labels.row(i), name)
+                                    for j in range(sub.n)])
+            assert len(valid) == sc.valid_count[i] >= MIN_VALID
+            d = exact_distances(sub.distance, sub.test[i], sub.train[valid])
+            k = min(10, len(valid))
+            assert np.allclose(np.sort(d)[:k], exact_distances(sub.distance, sub.test[i], sub.train[sc.neighbors[i, :k]]),
+                               rtol=1e-5, atol=1e-5)
+    assert sub.scenarios["containment"].groups["selectivity_q1"].sum() > 0
