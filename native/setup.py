@@ -4,6 +4,17 @@ import os
 
 from pybind11.setup_helpers import Pybind11Extension
 from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+
+class AlwaysCompile(build_ext):
+    """setuptools reuses objects whose .cpp is older than them, blind to edited headers and to the
+    source hash compiled in: always compile."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.force = True
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("filterbench_native_sources", os.path.join(HERE, "__init__.py"))
@@ -15,6 +26,7 @@ setup(
     name="filterbench-native",
     version="0.1.0",
     packages=[],
+    cmdclass={"build_ext": AlwaysCompile},
     ext_modules=[Pybind11Extension(
         "filterbench_native",
         sorted(os.path.join("src", f) for f in os.listdir(os.path.join(HERE, "src")) if f.endswith(".cpp")),
