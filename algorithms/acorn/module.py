@@ -25,10 +25,8 @@ class Acorn(FilteredANN):
         self.M_beta = int(M_beta) if M_beta is not None else 2 * self.M
         self.efConstruction, self.seed = int(efConstruction), int(seed)
         self.native = native.load()
-        # Built here so bad parameters fail before the data is loaded.
+        self.native.check_acorn_params(self.M, self.gamma, self.M_beta, self.efConstruction)  # before any data
         self.index = None
-        self._check = self.native.Acorn(1, METRICS[distance], self.M, self.gamma, self.M_beta, self.efConstruction,
-                                        self.seed)
         self.efSearch, self.fallback = 16, self.default_fallback()
 
     def default_fallback(self):

@@ -48,6 +48,11 @@ PYBIND11_MODULE(filterbench_native, m) {
     m.attr("source_hash") = FB_SOURCE_HASH;
     m.attr("march") = FB_MARCH;
 
+    m.def("check_acorn_params",
+          [](int M, int gamma, int M_beta, int efConstruction) { AcornParams{M, gamma, M_beta, efConstruction}.check(); },
+          py::arg("M"), py::arg("gamma"), py::arg("M_beta"), py::arg("efConstruction") = 0,
+          "raises ValueError for parameters ACORN refuses");
+
     py::class_<AcornIndex>(m, "Acorn")
         .def(py::init([](size_t d, const std::string& metric, int M, int gamma, int M_beta, int efConstruction,
                          uint64_t seed) {
