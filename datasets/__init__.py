@@ -51,11 +51,15 @@ def _text(kind, limit=None, n_queries=1000):
     return build
 
 
-def _fashion_mnist(limit=None, n_queries=1000):
+def _fashion_mnist(limit=None, n_queries=1000, arch=None, max_epochs=30):
+    """Raw pixels without `arch`; else the embeddings of a ResNet trained for at most max_epochs."""
     def build(raw, log):
         from datasets import fashion_mnist
         try:
-            return fashion_mnist.build(n_queries=n_queries, limit=limit, log=log)
+            if arch is None:
+                return fashion_mnist.build(n_queries=n_queries, limit=limit, log=log)
+            return fashion_mnist.build_resnet(arch=arch, n_queries=n_queries, limit=limit, max_epochs=max_epochs,
+                                              cache_dir=os.path.join(data_dir(), "cache"), log=log)
         except fashion_mnist.MissingSource as e:
             raise SourceMissing(str(e)) from None
     return build
@@ -65,6 +69,12 @@ DATASETS = {spec.name: spec for spec in [
     DatasetSpec("random-filter-s", "100,000 x 50, 1,000 queries", "synthetic", _synthetic(100_000, 1_000, 50, 0)),
     DatasetSpec("random-filter-xs", "10,000 x 32, 200 queries", "synthetic", _synthetic(10_000, 200, 32, 1)),
     DatasetSpec("random-filter-xxs", "2,000 x 16, 100 queries", "synthetic", _synthetic(2_000, 100, 16, 2)),
+    DatasetSpec("fashion-mnist", "60,000 x 512, 1,000 queries", "Fashion-MNIST + ResNet-18 trained here (Docker)",
+                _fashion_mnist(arch="resnet18")),
+    DatasetSpec("fashion-mnist-resnet50", "60,000 x 2048, 1,000 queries", "Fashion-MNIST + ResNet-50 (long CPU run)",
+                _fashion_mnist(arch="resnet50")),
+    DatasetSpec("fashion-mnist-xs", "2,000 x 512, 200 queries", "Fashion-MNIST + ResNet-18, one epoch on 2,000",
+                _fashion_mnist(limit=2000, n_queries=200, arch="resnet18", max_epochs=1)),
     DatasetSpec("fashion-mnist-784", "60,000 x 784, 1,000 queries", "Fashion-MNIST pixels (Debian)", _fashion_mnist()),
     DatasetSpec("fashion-mnist-784-xs", "2,000 x 784, 200 queries", "Fashion-MNIST pixels (Debian)",
                 _fashion_mnist(limit=2000, n_queries=200)),

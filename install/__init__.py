@@ -4,6 +4,8 @@
     filterbench-base:latest       install/base.Dockerfile: Python, the worker's dependencies, user bench
     filterbench-<plugin>:latest   install/plugin.Dockerfile (or install/<plugin>.Dockerfile): the
                                   plugin's libraries, the harness and the plugin code
+    filterbench-trainer:latest    install/trainer.Dockerfile: torch + torchvision, which train the
+                                  ResNet of the fashion-mnist dataset (built on first use)
 
 Each image is labelled with the hash of everything it is built from (filterbench.inputs) and
 is rebuilt only when that changes; plugin images also carry the hash of the code they run
@@ -23,6 +25,7 @@ HERE = os.path.join(ROOT, "install")
 ROOTFS = "filterbench-rootfs:bookworm"
 REGISTRY_BASE = "debian:bookworm-slim"
 BASE = "filterbench-base"
+TRAINER = "filterbench-trainer"
 WORKER_PACKAGES = ["numpy", "h5py", "PyYAML", "threadpoolctl"]  # what harness.worker imports
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -209,3 +212,13 @@ def build_plugin(client, plugin_dir, packages, base_image, wheels=None, force=Fa
                       {"BASE_IMAGE": f"{BASE}:latest", "PIP_OFFLINE": "1" if wheels else "0"},
                       {"filterbench.inputs": inputs, "filterbench.code_hash": code_hash(plugin_dir),
                        "filterbench.plugin": plugin}, force)
+
+
+def build_trainer(client, base="auto", mirror=None, force=False, log=print):
+    """The image that trains the fashion study's ResNet (datasets/resnet.py runs in it)."""
+    source = base_image_source(client, base, mirror, log)
+    dockerfile = os.path.join(HERE, "trainer.Dockerfile")
+    with tempfile.TemporaryDirectory(prefix="filterbench-trainer-") as context:
+        inputs = _hash_dir(context, extra=open(dockerfile).read() + client.images.get(source).id)
+        return _build(client, f"{TRAINER}:latest", context, dockerfile, {"BASE_IMAGE": source},
+                      {"filterbench.inputs": inputs}, force)

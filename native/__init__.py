@@ -1,6 +1,6 @@
-"""FilterBench's native code: the compiled extension `filterbench_native` (ACORN today), built
+"""FilterBench's native code: the compiled extension `filterbench_native` (ACORN, UNG, CAPS), built
 from native/src and the shared headers in native/include/filterbench (distance kernels, filter
-maps, visited lists, heaps, parallel loops, index files).
+maps, visited lists, heaps, parallel loops, index files, label sets).
 
     pip install ./native        # requirements.txt does it; FILTERBENCH_MARCH=x86-64-v3 pins the CPU level
 

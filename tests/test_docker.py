@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from harness.export import collect
@@ -74,14 +75,22 @@ def test_same_recall_in_containers_as_local(engine, small, tmp_path):
     assert "avx2" in attrs["cpu_flags"] or "neon" in attrs["cpu_flags"] or attrs["cpu_flags"]
 
 
-def test_native_plugin_compiles_in_its_image_and_runs(engine, small, tmp_path):
-    proc = sh("-m", "install", "--algorithm", "acorn")
+# The native plugins' smoke groups, each in its own image: (plugin, group, the filtered
+# scenarios it answers). Unfiltered runs too, for all.
+NATIVE_SMOKE = [("acorn", "acorn-1/smoke", ("containment", "overlap", "equality", "fixed_equality")),
+                ("ung", "ung/smoke", ("containment", "overlap", "equality", "fixed_equality")),
+                ("caps", "caps/smoke", ("equality", "fixed_equality"))]
+
+
+@pytest.mark.parametrize("plugin,group,scenarios", NATIVE_SMOKE)
+def test_native_plugin_compiles_in_its_image_and_runs(engine, small, tmp_path, plugin, group, scenarios):
+    proc = sh("-m", "install", "--algorithm", plugin)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run("--dataset", small, "--queries", "100", "--algorithm", "acorn-1/smoke", results=tmp_path)
+    proc = run("--dataset", small, "--queries", "100", "--algorithm", group, results=tmp_path)
     assert proc.returncode == 0 and ", 0 failed" in proc.stdout, proc.stdout + proc.stderr
     rows = collect(str(tmp_path), "random-filter-s@q100", datasets_lookup=lambda n: small)
-    assert {r["scenario"] for r in rows} == {"unfiltered", "containment", "overlap", "equality", "fixed_equality"}
-    for scenario in {r["scenario"] for r in rows}:
+    assert {r["scenario"] for r in rows} == {"unfiltered", *scenarios}
+    for scenario in scenarios:
         assert max(r["recall"] for r in rows if r["scenario"] == scenario) >= 0.98, scenario
     assert all(r["mode"] == "docker" and r["violations"] == 0 for r in rows)
     import h5py
@@ -151,3 +160,42 @@ def test_no_engine_is_one_line_unless_local(xxs, tmp_path):
                            "--results", str(tmp_path)], capture_output=True, text=True, cwd=ROOT, env=env)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
     assert proc.stderr.startswith("error: no Docker engine reachable") and "--local" in proc.stderr
+
+
+def test_fashion_mnist_resnet_dataset_trains_in_its_image(engine, tmp_path):
+    # fashion-mnist-xs: ResNet-18 trained for one short epoch on 2,000 images in the trainer
+    # image, embeddings from the layer before the classifier, 2,000 base vectors.
+    import json
+
+    from datasets.fashion_mnist import DIRECTORY
+    from harness.dataset import Dataset
+    from harness.groundtruth import exact_distances
+    if not os.path.exists(DIRECTORY):
+        pytest.fail("CI must build fashion-mnist: apt-get install dataset-fashion-mnist")
+    env = dict(os.environ, FILTERBENCH_DATA=str(tmp_path))
+    build = [sys.executable, "-m", "datasets", "fashion-mnist-xs"]
+    proc = subprocess.run(build, capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "epoch 1: train loss" in proc.stdout and "label precision@5" in proc.stdout
+    ds = Dataset(str(tmp_path / "fashion-mnist-xs.hdf5"))
+    assert (ds.n, ds.d, ds.nq) == (2000, 512, 200) and (ds.labels.sizes() == 1).all()
+    report = json.loads(ds.attrs["training_report"])
+    assert report["arch"] == "resnet18" and report["weights"] == "random (trained from scratch)"
+    assert set(report["epochs"][0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision",
+                                        "val_recall", "val_f1", "lr"}
+    assert 0.5 < ds.attrs["label_precision_at_5"] <= 1  # one short epoch: well above chance (0.1)
+    for name, sc in ds.scenarios.items():
+        for i in range(0, ds.nq, 50):
+            ids = np.flatnonzero([set(sc.query_labels.row(i)) <= set(sc.base_labels.row(j)) if name == "containment"
+                                  else set(sc.query_labels.row(i)) == set(sc.base_labels.row(j)) if name != "overlap"
+                                  else bool(set(sc.query_labels.row(i)) & set(sc.base_labels.row(j)))
+                                  for j in range(ds.n)])
+            d = exact_distances("euclidean", ds.test[i], ds.train[ids])
+            assert np.array_equal(sc.neighbors[i][:min(100, len(ids))], ids[np.lexsort((ids, d))][:100]), (name, i)
+    # Training again from scratch (cache removed) gives the same vectors: the build is deterministic.
+    import shutil
+    shutil.rmtree(tmp_path / "cache")
+    (tmp_path / "fashion-mnist-xs.hdf5").rename(tmp_path / "first.hdf5")
+    proc = subprocess.run(build, capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert Dataset(str(tmp_path / "fashion-mnist-xs.hdf5")).content_hash == Dataset(str(tmp_path / "first.hdf5")).content_hash

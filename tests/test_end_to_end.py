@@ -68,6 +68,15 @@ def test_acorn_reaches_098_in_every_scenario_at_its_largest_setting(smoke):
             assert best >= 0.98, (algorithm, scenario, best)
 
 
+def test_ung_reaches_0999_at_its_largest_setting(smoke):
+    # Containment and equality are what UNG is for; overlap (one search per query label) gets
+    # there too at L_search 1000 on this data. Unfiltered is its weak case (see README).
+    _, _, rows = smoke
+    for scenario in ("containment", "overlap", "equality", "fixed_equality"):
+        best = max(r["recall"] for r in rows if r["algorithm"] == "ung" and r["scenario"] == scenario)
+        assert best >= 0.999, (scenario, best)
+
+
 def test_results_record_what_was_measured(smoke):
     results, _, rows = smoke
     attrs = h5py.File(os.path.join(results, rows[0]["path"])).attrs

@@ -2,15 +2,20 @@
 // arrays; long work runs with the GIL released.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include "acorn.h"
+#include "caps.h"
 #include "filterbench/parallel.h"
+#include "ung.h"
 
 namespace py = pybind11;
 using namespace filterbench;
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using BitsArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
+using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
 static Metric parse_metric(const std::string& name) {
     if (name == "l2") return Metric::L2;
@@ -42,6 +47,52 @@ static void check_dimension(const FloatArray& x, size_t d, const char* what) {
 }
 
 static const char* path_name(SearchPath p) { return p == SearchPath::Graph ? "graph" : "exact"; }
+
+// Base labels as the harness's Csr holds them (indptr int64, indices int32).
+static LabelRows label_rows(const Int64Array& indptr, const Int32Array& indices) {
+    if (indptr.ndim() != 1 || indptr.size() < 1) throw std::invalid_argument("labels: indptr must be a 1-d array");
+    LabelRows rows{indptr.data(), indices.data(), size_t(indptr.size() - 1)};
+    for (size_t i = 0; i < rows.rows; i++)
+        if (rows.indptr[i] > rows.indptr[i + 1] || rows.indptr[i + 1] > indices.size())
+            throw std::invalid_argument("labels: indptr is not a valid CSR row index");
+    return rows;
+}
+
+static LabelSet label_set(const py::object& labels) {
+    Int32Array a = labels.cast<Int32Array>();
+    LabelSet s(a.data(), a.data() + a.size());
+    std::sort(s.begin(), s.end());
+    s.erase(std::unique(s.begin(), s.end()), s.end());
+    return s;
+}
+
+static std::vector<LabelSet> label_sets(const py::object& rows, size_t nq) {
+    py::list list = rows.cast<py::list>();
+    if (list.size() != nq) throw std::invalid_argument("one label set per query expected");
+    std::vector<LabelSet> out;
+    for (auto row : list) out.push_back(label_set(py::reinterpret_borrow<py::object>(row)));
+    return out;
+}
+
+static Predicate parse_predicate(const std::string& name) {
+    if (name == "containment") return Predicate::Containment;
+    if (name == "overlap") return Predicate::Overlap;
+    if (name == "equality") return Predicate::Equality;
+    throw std::invalid_argument("UNG answers containment, overlap and equality, not '" + name + "'");
+}
+
+// Runs one(i, ids_row, scores_row) for every query across `threads` threads; returns the ids.
+template <class One>
+static py::array_t<int32_t> batch(size_t nq, size_t k, int threads, One one) {
+    py::array_t<int32_t> ids({nq, k});
+    int32_t* out = ids.mutable_data();
+    py::gil_scoped_release release;
+    parallel_for(nq, threads, [&](size_t i) {
+        std::vector<float> scores(k);
+        one(i, out + i * k, scores.data());
+    }, 4);
+    return ids;
+}
 
 PYBIND11_MODULE(filterbench_native, m) {
     m.doc() = "FilterBench's native filtered-ANN indexes";
@@ -93,17 +144,9 @@ PYBIND11_MODULE(filterbench_native, m) {
                  check_dimension(Q, self.dimension(), "search_batch: queries");
                  size_t nq = size_t(Q.shape(0)), d = self.dimension();
                  std::vector<FilterMap> filters = filter_maps(valid_rows, nq, self.size());
-                 py::array_t<int32_t> ids({nq, k});
-                 int32_t* out = ids.mutable_data();
-                 {
-                     py::gil_scoped_release release;
-                     parallel_for(nq, threads, [&](size_t i) {
-                         std::vector<float> scores(k);
-                         self.search(Q.data() + i * d, k, filters[i], efSearch, fallback_selectivity, out + i * k,
-                                     scores.data());
-                     }, 4);
-                 }
-                 return ids;
+                 return batch(nq, k, threads, [&](size_t i, int32_t* ids, float* scores) {
+                     self.search(Q.data() + i * d, k, filters[i], efSearch, fallback_selectivity, ids, scores);
+                 });
              },
              py::arg("Q"), py::arg("k"), py::arg("valid_rows"), py::arg("efSearch"),
              py::arg("fallback_selectivity"), py::arg("threads") = 1)
@@ -114,4 +157,119 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def_property_readonly("distance_computations", &AcornIndex::distance_computations)
         .def_property_readonly("graph_queries", [](const AcornIndex& s) { return s.queries_on(SearchPath::Graph); })
         .def_property_readonly("exact_queries", [](const AcornIndex& s) { return s.queries_on(SearchPath::Exact); });
+
+    py::class_<UngIndex>(m, "Ung")
+        .def(py::init([](size_t d, const std::string& metric, int R, int L_build, float alpha, int cross_edges,
+                         uint64_t seed) {
+                 return std::make_unique<UngIndex>(d, parse_metric(metric), UngParams{R, L_build, alpha, cross_edges, seed});
+             }),
+             py::arg("d"), py::arg("metric"), py::arg("R") = 32, py::arg("L_build") = 100, py::arg("alpha") = 1.2f,
+             py::arg("cross_edges") = 6, py::arg("seed") = 100)
+        .def("build",
+             [](UngIndex& self, FloatArray X, Int64Array indptr, Int32Array indices, int threads) {
+                 if (X.ndim() != 2) throw std::invalid_argument("build: X must be a 2-d array");
+                 check_dimension(X, self.dimension(), "build: vectors");
+                 LabelRows rows = label_rows(indptr, indices);
+                 py::gil_scoped_release release;
+                 self.build(X.data(), size_t(X.shape(0)), rows, threads);
+             },
+             py::arg("X"), py::arg("indptr"), py::arg("indices"), py::arg("threads") = 1)
+        .def("search",
+             [](const UngIndex& self, FloatArray q, size_t k, py::object labels, const std::string& predicate,
+                size_t L_search, size_t entry_points) {
+                 check_dimension(q, self.dimension(), "search: query");
+                 LabelSet query = label_set(labels);
+                 Predicate p = parse_predicate(predicate);
+                 py::array_t<int32_t> ids(k);
+                 std::vector<float> scores(k);
+                 py::gil_scoped_release release;
+                 self.search(q.data(), k, query, p, L_search, entry_points, ids.mutable_data(), scores.data());
+                 return ids;
+             },
+             py::arg("q"), py::arg("k"), py::arg("labels"), py::arg("predicate"), py::arg("L_search"),
+             py::arg("entry_points") = 1, "-> ids nearest first, padded with -1")
+        .def("search_batch",
+             [](const UngIndex& self, FloatArray Q, size_t k, py::object label_rows, const std::string& predicate,
+                size_t L_search, size_t entry_points, int threads) {
+                 if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
+                 check_dimension(Q, self.dimension(), "search_batch: queries");
+                 size_t nq = size_t(Q.shape(0)), d = self.dimension();
+                 std::vector<LabelSet> queries = label_sets(label_rows, nq);
+                 Predicate p = parse_predicate(predicate);
+                 return batch(nq, k, threads, [&](size_t i, int32_t* ids, float* scores) {
+                     self.search(Q.data() + i * d, k, queries[i], p, L_search, entry_points, ids, scores);
+                 });
+             },
+             py::arg("Q"), py::arg("k"), py::arg("label_rows"), py::arg("predicate"), py::arg("L_search"),
+             py::arg("entry_points") = 1, py::arg("threads") = 1)
+        .def("save", &UngIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def_static("load", &UngIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def("serialized_size", &UngIndex::serialized_size)
+        .def_property_readonly("n", &UngIndex::size)
+        .def_property_readonly("groups", &UngIndex::groups)
+        .def("group_labels", &UngIndex::group_labels, py::arg("group"))
+        .def("lng_children", &UngIndex::lng_children, py::arg("group"))
+        .def("entry_group_count", [](const UngIndex& self, py::object labels) { return self.entry_group_count(label_set(labels)); },
+             py::arg("labels"), "how many entry groups a containment query with these labels starts from")
+        .def("edges",
+             [](const UngIndex& self) {
+                 auto edges = self.edges();
+                 py::array_t<int32_t> out({edges.size(), size_t(2)});
+                 int32_t* p = out.mutable_data();
+                 for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
+                 return out;
+             },
+             "every graph edge as a row (from, to) of base ids")
+        .def_property_readonly("distance_computations", &UngIndex::distance_computations);
+
+    py::class_<CapsIndex>(m, "Caps")
+        .def(py::init([](size_t d, const std::string& metric, int height) {
+                 return std::make_unique<CapsIndex>(d, parse_metric(metric), height);
+             }),
+             py::arg("d"), py::arg("metric"), py::arg("height") = 8)
+        .def("build",
+             [](CapsIndex& self, FloatArray X, FloatArray centroids, Int32Array assignment, Int64Array indptr,
+                Int32Array indices) {
+                 if (X.ndim() != 2 || centroids.ndim() != 2) throw std::invalid_argument("build: X and centroids must be 2-d arrays");
+                 check_dimension(X, self.dimension(), "build: vectors");
+                 check_dimension(centroids, self.dimension(), "build: centroids");
+                 if (size_t(assignment.size()) != size_t(X.shape(0))) throw std::invalid_argument("build: one partition per vector expected");
+                 LabelRows rows = label_rows(indptr, indices);
+                 py::gil_scoped_release release;
+                 self.build(X.data(), size_t(X.shape(0)), centroids.data(), size_t(centroids.shape(0)), assignment.data(), rows);
+             },
+             py::arg("X"), py::arg("centroids"), py::arg("assignment"), py::arg("indptr"), py::arg("indices"))
+        .def("search",
+             [](const CapsIndex& self, FloatArray q, size_t k, py::object labels, size_t nprobe, size_t budget) {
+                 check_dimension(q, self.dimension(), "search: query");
+                 bool filtered = !labels.is_none();
+                 LabelSet query = filtered ? label_set(labels) : LabelSet{};
+                 py::array_t<int32_t> ids(k);
+                 std::vector<float> scores(k);
+                 py::gil_scoped_release release;
+                 self.search(q.data(), k, filtered ? &query : nullptr, nprobe, budget, ids.mutable_data(), scores.data());
+                 return ids;
+             },
+             py::arg("q"), py::arg("k"), py::arg("labels"), py::arg("nprobe"), py::arg("budget") = 0,
+             "-> ids nearest first, padded with -1")
+        .def("search_batch",
+             [](const CapsIndex& self, FloatArray Q, size_t k, py::object label_rows, size_t nprobe, size_t budget,
+                int threads) {
+                 if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
+                 check_dimension(Q, self.dimension(), "search_batch: queries");
+                 size_t nq = size_t(Q.shape(0)), d = self.dimension();
+                 bool filtered = !label_rows.is_none();
+                 std::vector<LabelSet> queries = filtered ? label_sets(label_rows, nq) : std::vector<LabelSet>{};
+                 return batch(nq, k, threads, [&](size_t i, int32_t* ids, float* scores) {
+                     self.search(Q.data() + i * d, k, filtered ? &queries[i] : nullptr, nprobe, budget, ids, scores);
+                 });
+             },
+             py::arg("Q"), py::arg("k"), py::arg("label_rows"), py::arg("nprobe"), py::arg("budget") = 0,
+             py::arg("threads") = 1)
+        .def("save", &CapsIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def_static("load", &CapsIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def("serialized_size", &CapsIndex::serialized_size)
+        .def_property_readonly("n", &CapsIndex::size)
+        .def_property_readonly("partitions", &CapsIndex::partitions)
+        .def_property_readonly("distance_computations", &CapsIndex::distance_computations);
 }

@@ -1,0 +1,82 @@
+"""CAPS (Gupta et al., 2023), our own C++ in native/src/caps.cpp; the k-means partitions come
+from faiss, inside fit(), so the build time holds everything a query needs.
+
+Fixed-length equality is CAPS's own filter (each vector has one value per attribute). Equality on
+free label sets is our extension: a set is matched as a whole, and an empty set behaves as one
+reserved value. Unfiltered queries scan the probed partitions whole (an IVF search).
+Containment and overlap are refused.
+"""
+import faiss
+import numpy as np
+
+import native
+from algorithms.base import FilteredANN, normalize
+
+# Angular data is normalized and partitioned and searched by L2, which ranks unit vectors as the angle does.
+METRICS = {"euclidean": "l2", "angular": "l2"}
+SCENARIOS = ("unfiltered", "equality", "fixed_equality")
+
+
+class Caps(FilteredANN):
+    def __init__(self, distance, partitions=1024, height=8, kmeans_iterations=20, seed=1234, **kw):
+        super().__init__(distance, **kw)
+        if distance not in METRICS:
+            raise ValueError(f"CAPS: distance must be one of {', '.join(METRICS)}, not '{distance}'")
+        if int(partitions) < 1 or int(height) < 0:
+            raise ValueError(f"CAPS: partitions must be >= 1 and height >= 0, got {partitions} and {height}")
+        self.partitions, self.height = int(partitions), int(height)
+        self.kmeans_iterations, self.seed = int(kmeans_iterations), int(seed)
+        self.native = native.load()
+        self.index = None
+        self.nprobe, self.budget = 16, 0
+
+    def _vectors(self, X):
+        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
+
+    def fit(self, X, labels):
+        X = self._vectors(X)
+        self.n, d = X.shape
+        partitions = min(self.partitions, self.n)  # k-means needs a vector per centroid
+        faiss.omp_set_num_threads(self.threads)
+        kmeans = faiss.Kmeans(d, partitions, niter=self.kmeans_iterations, seed=self.seed)
+        kmeans.train(X)
+        _, assignment = kmeans.index.search(X, 1)
+        self.index = self.native.Caps(d, METRICS[self.distance], self.height)
+        indptr, indices = (labels.indptr, labels.indices) if labels is not None else \
+            (np.zeros(self.n + 1, np.int64), np.zeros(0, np.int32))
+        self.index.build(X, kmeans.centroids, assignment.ravel().astype(np.int32), indptr, indices)
+
+    def set_query_arguments(self, nprobe=16, budget=0):
+        """nprobe: partitions probed; budget: matching candidates scored at most (0: no limit)."""
+        self.nprobe, self.budget = int(nprobe), int(budget)
+
+    @staticmethod
+    def check(scenario):
+        if scenario not in SCENARIOS:
+            raise ValueError(f"CAPS answers equality and fixed-length equality (and unfiltered queries) only; "
+                             f"'{scenario}' is refused")
+
+    def filtered_query(self, q, k, query_labels, scenario, valid):
+        self.check(scenario)
+        ids = self.index.search(self._vectors(np.asarray(q).reshape(1, -1))[0], k, query_labels, self.nprobe,
+                                self.budget)
+        return ids[ids >= 0].astype(np.int64)
+
+    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+        self.check(scenario)
+        rows = None if query_label_rows is None else list(query_label_rows)
+        return self.index.search_batch(self._vectors(Q), k, rows, self.nprobe, self.budget,
+                                       self.threads).astype(np.int64)
+
+    def save(self, path):
+        self.index.save(path)
+
+    def load(self, path):
+        self.index = self.native.Caps.load(path)
+        self.n = self.index.n
+
+    def index_size(self):
+        return int(self.index.serialized_size())
+
+    def stats(self):
+        return {"distance_computations": int(self.index.distance_computations)}

@@ -1,0 +1,91 @@
+"""What the speed benchmarks share: a query workload with its selectivity quartiles, a sweep of
+query settings timed one query at a time, and the best QPS at a recall target."""
+import time
+
+import numpy as np
+
+from harness.dataset import Dataset
+from harness.metrics import Evaluator
+
+K = 10
+TARGET = 0.9
+
+
+class Workload:
+    """The first `queries` queries of one scenario of a dataset, with their filter maps (given to
+    the plugins that take them, untimed, as the harness does) and selectivity quartiles."""
+
+    def __init__(self, path, scenario, queries):
+        self.ds = Dataset(path)
+        self.scenario = scenario
+        sc = self.ds.scenarios[scenario]
+        self.nq = min(queries, self.ds.nq)
+        self.Q = self.ds.test[:self.nq]
+        self.rows = [sc.query_labels.row(i) for i in range(self.nq)]
+        self.maps = self.ds.label_index(scenario).filter_maps(self.rows, scenario)
+        self.selectivity = sc.selectivity[:self.nq]
+        # The selectivity quartiles stored with the dataset (harness.dataset.query_groups).
+        self.quartile = np.select([sc.groups[f"selectivity_q{j + 1}"][:self.nq] for j in range(4)], range(4))
+        self.evaluator = Evaluator(self.ds)
+
+    def describe(self):
+        return (f"{self.nq} {self.scenario} queries, selectivity median {np.median(self.selectivity):.2%}, quartile "
+                f"bounds " + ", ".join(f"{x:.3%}" for x in np.percentile(self.selectivity, [25, 50, 75])))
+
+    def sweep(self, algo, name, settings):
+        """One row per query setting: recall, QPS, and per quartile (recall, QPS)."""
+        rows = []
+        for args in settings:
+            algo.set_query_arguments(**args)
+            seconds = np.zeros(self.nq)
+            ids = np.full((self.nq, K), -1, dtype=np.int64)
+            for i, q in enumerate(self.Q):
+                t0 = time.perf_counter()
+                found = algo.filtered_query(q, K, self.rows[i], self.scenario, self.maps[i])
+                seconds[i] = time.perf_counter() - t0
+                ids[i, :len(found)] = found[:K]
+            metrics, recall = self.evaluator.evaluate(ids, self.scenario, K)
+            assert metrics["violations"] == 0, f"{name} returned ids that fail the filter"
+            quartile = self.quartile
+            row = {"name": name, "args": args, "recall": float(recall.mean()), "qps": self.nq / seconds.sum(),
+                   "quartiles": [(float(recall[quartile == j].mean()),
+                                  float((quartile == j).sum() / seconds[quartile == j].sum())) for j in range(4)]}
+            print(f"  {name:22s} {str(args):44s} recall {row['recall']:.3f}  QPS {row['qps']:8.0f}  "
+                  + "  ".join(f"Q{j + 1} {r:.2f}/{qps:.0f}" for j, (r, qps) in enumerate(row["quartiles"])), flush=True)
+            rows.append(row)
+        return rows
+
+
+def build(name, algo, X, labels, threads):
+    """Fits algo on `threads` threads; returns (algo set to one thread, seconds, index bytes)."""
+    algo.set_threads(threads)
+    t0 = time.perf_counter()
+    algo.fit(X, labels)
+    seconds = time.perf_counter() - t0
+    size = algo.index_size()
+    print(f"built {name:16s} in {seconds:7.1f} s on {threads} threads, index {(size or 0) / 2**20:.0f} MiB", flush=True)
+    algo.set_threads(1)
+    return algo, seconds, size
+
+
+def best_qps(rows, quartile=None):
+    """The best QPS among settings reaching TARGET recall (overall or in one quartile); None if none does."""
+    ok = [(r["qps"] if quartile is None else r["quartiles"][quartile][1]) for r in rows
+          if (r["recall"] if quartile is None else r["quartiles"][quartile][0]) >= TARGET]
+    return max(ok) if ok else None
+
+
+def ratio(a, b):
+    if a is None:
+        return f"never reaches {TARGET}"
+    if b is None:
+        return f"inf (baseline never reaches {TARGET})"
+    return f"{a / b:.2f}x"
+
+
+def summary(rows):
+    print(f"\nBest single-thread QPS at recall@{K} >= {TARGET} (overall; lowest-selectivity quartile Q1):")
+    for name, r in rows.items():
+        top = max(x["recall"] for x in r)
+        print(f"  {name:22s} {best_qps(r) or 0:8.0f}   Q1 {best_qps(r, 0) or 0:8.0f}   best recall {top:.4f}, "
+              f"per quartile " + "/".join(f"{max(x['quartiles'][j][0] for x in r):.3f}" for j in range(4)))
