@@ -6,7 +6,7 @@ Builds faiss IVF (nlist 1024, flat codes), UNG (R=32, L_build=100, alpha=1.2, 6 
 CAPS (1024 partitions, height 8) and the bruteforce plugin on the same threads, then sweeps their
 query settings on the dataset's containment and equality queries (k=10): faiss IVF with
 in-search IDSelectorBitmap filtering (given the filter map, untimed, as the harness does), UNG,
-CAPS (equality only) and bruteforce. Recall is the harness's (harness.metrics). It prints each
+CAPS (equality only) and bruteforce. UNG runs with 1 and 1,024 start vectors (entry_points). Recall is the harness's (harness.metrics). It prints each
 method's best QPS at recall >= 0.9, overall and per selectivity quartile, and the issue's ratios
 with their bars.
 """
@@ -21,6 +21,7 @@ from datasets import ensure_dataset
 
 NPROBE = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024]
 L_SEARCH = [10, 20, 40, 80, 160, 400, 1000]
+ENTRY_POINTS = [1, 1024]
 
 
 def main(argv=None):
@@ -44,7 +45,8 @@ def main(argv=None):
     for work in (containment, equality):
         print(f"\n{work.scenario}:")
         rows = {"faiss-ivf-bitmap": work.sweep(builds["faiss-ivf"][0], "faiss-ivf-bitmap", nprobe),
-                "ung": work.sweep(builds["ung"][0], "ung", [{"L_search": L} for L in L_SEARCH])}
+                "ung": work.sweep(builds["ung"][0], "ung", [{"L_search": L, "entry_points": e}
+                                                             for e in ENTRY_POINTS for L in L_SEARCH])}
         if work.scenario == "equality":
             rows["caps"] = work.sweep(builds["caps"][0], "caps", nprobe)
         rows["bruteforce"] = work.sweep(builds["bruteforce"][0], "bruteforce", [{}])

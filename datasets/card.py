@@ -17,6 +17,12 @@ def card(ds):
         out["scenarios"].append({"name": name, "median": float(np.median(s)), "p1": float(np.percentile(s, 1)),
                                  "p25": float(np.percentile(s, 25)), "p75": float(np.percentile(s, 75)),
                                  "min_valid": int(sc.valid_count.min()), "selectivity": s})
+    if "training_report" in ds.attrs:  # fashion-mnist: the ResNet that made the vectors
+        import json
+        report = json.loads(ds.attrs["training_report"])
+        out["training"] = {"arch": report["arch"], "weights": report["weights"], "epochs": len(report["epochs"]),
+                           "best_epoch": report.get("best_epoch"), "test_accuracy": report["test"]["accuracy"],
+                           "label_precision_at_5": float(ds.attrs["label_precision_at_5"])}
     out["omitted"] = {k[:-len("_omitted")]: str(v) for k, v in ds.attrs.items() if str(k).endswith("_omitted")}
     return out
 
@@ -31,6 +37,10 @@ def text(c):
     for s in c["scenarios"]:
         lines.append(f"{s['name']:15s} selectivity p1 {s['p1']:.2e}  p25 {s['p25']:.2e}  median {s['median']:.2e}  "
                      f"p75 {s['p75']:.2e}  fewest valid {s['min_valid']}")
+    if "training" in c:
+        t = c["training"]
+        lines.append(f"embeddings: {t['arch']} ({t['weights']}), {t['epochs']} epochs, best epoch {t['best_epoch']}, "
+                     f"test accuracy {t['test_accuracy']:.4f}, label precision@5 {t['label_precision_at_5']:.4f}")
     for name, why in c["omitted"].items():
         lines.append(f"{name:15s} left out: {why}")
     return "\n".join(lines)

@@ -402,8 +402,12 @@ void UngIndex::build(const float* X, size_t n, const LabelRows& labels, int thre
 
 void UngIndex::containment(const float* q, const LabelSet& query, size_t L, size_t entry_points, TopK& top,
                            uint64_t& computed) const {
-    std::vector<int32_t> start;
-    for (int32_t g : entry_groups(query)) starts(g, entry_points, start);
+    // entry_points start vectors in all, shared among the entry groups by size, at least one
+    // each: a large group spans many topics, and its medoid may lie far from the query.
+    std::vector<int32_t> groups = entry_groups(query), start;
+    size_t total = 0;
+    for (int32_t g : groups) total += group_size(g);
+    for (int32_t g : groups) starts(g, std::max<size_t>(1, entry_points * group_size(g) / total), start);
     if (start.empty()) return;
     auto visited = visited_pool_->get();
     auto edges = [&](int32_t v, auto&& expand) { expand(adj_.data() + adj_offsets_[v], adj_.data() + adj_offsets_[v + 1]); };
