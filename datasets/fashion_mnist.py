@@ -158,6 +158,8 @@ def build_resnet(directory=DIRECTORY, arch="resnet18", n_queries=1000, limit=Non
         os.replace(partial, out)
     with open(os.path.join(out, "report.json")) as f:
         report = json.load(f)
+    if weights:  # the report names the path inside the container
+        report["weights"] = f"{os.path.basename(weights)} (supplied by the user)"
     train, test = np.load(os.path.join(out, "train.npy")), np.load(os.path.join(out, "test.npy"))
     _, train_y, _, test_y = _images(directory)
     arrays, stats, base = _assemble(train, train_y, test, test_y, n_queries, limit, seed, log)
