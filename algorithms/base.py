@@ -34,6 +34,10 @@ class FilteredANN:
     def set_threads(self, n):
         self.threads = n
 
+    def vectors(self, X):
+        """X as float32 rows, unit length for angular data (which inner product or L2 then ranks)."""
+        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
+
     def fit(self, X, labels):
         raise NotImplementedError
 
@@ -71,6 +75,32 @@ class FilteredANN:
 
     def done(self):
         pass
+
+
+class NativeIndex(FilteredANN):
+    """A plugin whose index (self.index) is a class of FilterBench's native extension (native/,
+    `native: true` in its config): save/load, exact index size and distance computations."""
+
+    native_class = ""  # the extension's class: "Acorn", "Ung", "Caps"
+
+    def __init__(self, distance, **build_args):
+        super().__init__(distance, **build_args)
+        import native  # only native plugins' images carry it
+        self.native = native.load()
+        self.index = None
+
+    def save(self, path):
+        self.index.save(path)
+
+    def load(self, path):
+        self.index = getattr(self.native, self.native_class).load(path)
+        self.n = self.index.n
+
+    def index_size(self):
+        return int(self.index.serialized_size())
+
+    def stats(self):
+        return {"distance_computations": int(self.index.distance_computations)}
 
 
 def normalize(X):

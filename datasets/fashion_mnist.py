@@ -82,10 +82,11 @@ def build(directory=DIRECTORY, n_queries=1000, limit=None, seed=0, log=print):
 def label_precision_at(X, y, Q, qy, k=5, chunk=1000):
     """The study's label precision@k: the share of each query's k exact nearest neighbours that
     have the query's class, averaged over the queries."""
-    sq = (X.astype(np.float64) ** 2).sum(1)
+    X = X.astype(np.float64)
+    sq = (X ** 2).sum(1)
     hits = 0
     for i in range(0, len(Q), chunk):
-        d = sq[None, :] - 2 * Q[i:i + chunk].astype(np.float64) @ X.T.astype(np.float64)
+        d = sq[None, :] - 2 * Q[i:i + chunk].astype(np.float64) @ X.T
         nearest = np.argpartition(d, k, axis=1)[:, :k]
         hits += (y[nearest] == qy[i:i + chunk, None]).sum()
     return float(hits / (len(Q) * k))
@@ -140,7 +141,7 @@ def build_resnet(directory=DIRECTORY, arch="resnet18", n_queries=1000, limit=Non
     weights = os.environ.get("FILTERBENCH_RESNET_WEIGHTS")
     if weights and not os.path.exists(weights):
         raise MissingSource(f"FILTERBENCH_RESNET_WEIGHTS={weights}: no such file")
-    _images(directory)  # a missing source fails here, before any training
+    _, train_y, _, test_y = _images(directory)  # a missing source fails here, before any training
     here = os.path.dirname(os.path.abspath(__file__))
     key = hashlib.sha256(json.dumps([arch, limit, max_epochs, max_batches, seed, os.cpu_count()]).encode())
     for path in [os.path.join(here, "resnet.py"), os.path.join(os.path.dirname(here), "install", "trainer.Dockerfile")] \
@@ -161,7 +162,6 @@ def build_resnet(directory=DIRECTORY, arch="resnet18", n_queries=1000, limit=Non
     if weights:  # the report names the path inside the container
         report["weights"] = f"{os.path.basename(weights)} (supplied by the user)"
     train, test = np.load(os.path.join(out, "train.npy")), np.load(os.path.join(out, "test.npy"))
-    _, train_y, _, test_y = _images(directory)
     arrays, stats, base = _assemble(train, train_y, test, test_y, n_queries, limit, seed, log)
     # Measured over all 10,000 test images against the base, with exact search.
     precision = label_precision_at(train[base], train_y[base], test, test_y, k=5)

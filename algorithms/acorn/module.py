@@ -7,8 +7,7 @@ bound; 0 turns the fallback off to measure the pure graph. stats() counts both p
 """
 import numpy as np
 
-import native
-from algorithms.base import FilteredANN, normalize
+from algorithms.base import NativeIndex
 
 METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
 # ACORN-1's fallback threshold, by measurement (python -m benchmarks.acorn, and the pure-graph
@@ -19,25 +18,22 @@ METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
 ACORN_1_FALLBACK = 0.05
 
 
-class Acorn(FilteredANN):
+class Acorn(NativeIndex):
+    native_class = "Acorn"
+
     def __init__(self, distance, M=32, gamma=1, M_beta=None, efConstruction=0, seed=100, **kw):
         super().__init__(distance, **kw)
         self.M, self.gamma = int(M), int(gamma)
         self.M_beta = int(M_beta) if M_beta is not None else 2 * self.M
         self.efConstruction, self.seed = int(efConstruction), int(seed)
-        self.native = native.load()
         self.native.check_acorn_params(self.M, self.gamma, self.M_beta, self.efConstruction)  # before any data
-        self.index = None
         self.efSearch, self.fallback = 16, self.default_fallback()
 
     def default_fallback(self):
         return 1.0 / self.gamma if self.gamma > 1 else ACORN_1_FALLBACK
 
-    def _vectors(self, X):
-        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
-
     def fit(self, X, labels):
-        X = self._vectors(X)
+        X = self.vectors(X)
         self.n, d = X.shape
         self.index = self.native.Acorn(d, METRICS[self.distance], self.M, self.gamma, self.M_beta,
                                        self.efConstruction, self.seed)
@@ -48,23 +44,13 @@ class Acorn(FilteredANN):
         self.fallback = self.default_fallback() if fallback_selectivity is None else float(fallback_selectivity)
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
-        ids, _ = self.index.search(self._vectors(np.asarray(q).reshape(1, -1))[0], k, valid, self.efSearch,
+        ids, _ = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k, valid, self.efSearch,
                                    self.fallback)
         return ids[ids >= 0].astype(np.int64)
 
     def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
-        return self.index.search_batch(self._vectors(Q), k, valid_rows, self.efSearch, self.fallback,
+        return self.index.search_batch(self.vectors(Q), k, valid_rows, self.efSearch, self.fallback,
                                        self.threads).astype(np.int64)
-
-    def save(self, path):
-        self.index.save(path)
-
-    def load(self, path):
-        self.index = self.native.Acorn.load(path)
-        self.n = self.index.n
-
-    def index_size(self):
-        return int(self.index.serialized_size())
 
     def stats(self):
         return {"distance_computations": int(self.index.distance_computations),

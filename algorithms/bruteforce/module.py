@@ -1,13 +1,13 @@
 """Pre-filter, then exact search over the valid subset: the FANNS paper's baseline."""
 import numpy as np
 
-from algorithms.base import FilteredANN, normalize
+from algorithms.base import FilteredANN
 from harness.filters import bitset_to_ids
 
 
 class BruteForce(FilteredANN):
     def fit(self, X, labels):
-        self.X = normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
+        self.X = self.vectors(X)
         self.n = len(self.X)
         self.sq_norms = (self.X * self.X).sum(1)
         self.distance_computations = 0

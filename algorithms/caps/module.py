@@ -9,15 +9,16 @@ Containment and overlap are refused.
 import faiss
 import numpy as np
 
-import native
-from algorithms.base import FilteredANN, normalize
+from algorithms.base import NativeIndex
 
 # Angular data is normalized and partitioned and searched by L2, which ranks unit vectors as the angle does.
 METRICS = {"euclidean": "l2", "angular": "l2"}
 SCENARIOS = ("unfiltered", "equality", "fixed_equality")
 
 
-class Caps(FilteredANN):
+class Caps(NativeIndex):
+    native_class = "Caps"
+
     def __init__(self, distance, partitions=1024, height=8, kmeans_iterations=20, seed=1234, **kw):
         super().__init__(distance, **kw)
         if distance not in METRICS:
@@ -26,15 +27,10 @@ class Caps(FilteredANN):
             raise ValueError(f"CAPS: partitions must be >= 1 and height >= 0, got {partitions} and {height}")
         self.partitions, self.height = int(partitions), int(height)
         self.kmeans_iterations, self.seed = int(kmeans_iterations), int(seed)
-        self.native = native.load()
-        self.index = None
         self.nprobe, self.budget = 16, 0
 
-    def _vectors(self, X):
-        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
-
     def fit(self, X, labels):
-        X = self._vectors(X)
+        X = self.vectors(X)
         self.n, d = X.shape
         partitions = min(self.partitions, self.n)  # k-means needs a vector per centroid
         faiss.omp_set_num_threads(self.threads)
@@ -58,25 +54,12 @@ class Caps(FilteredANN):
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
         self.check(scenario)
-        ids = self.index.search(self._vectors(np.asarray(q).reshape(1, -1))[0], k, query_labels, self.nprobe,
+        ids = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k, query_labels, self.nprobe,
                                 self.budget)
         return ids[ids >= 0].astype(np.int64)
 
     def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
         self.check(scenario)
         rows = None if query_label_rows is None else list(query_label_rows)
-        return self.index.search_batch(self._vectors(Q), k, rows, self.nprobe, self.budget,
+        return self.index.search_batch(self.vectors(Q), k, rows, self.nprobe, self.budget,
                                        self.threads).astype(np.int64)
-
-    def save(self, path):
-        self.index.save(path)
-
-    def load(self, path):
-        self.index = self.native.Caps.load(path)
-        self.n = self.index.n
-
-    def index_size(self):
-        return int(self.index.serialized_size())
-
-    def stats(self):
-        return {"distance_computations": int(self.index.distance_computations)}

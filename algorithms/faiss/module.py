@@ -9,7 +9,7 @@
 import faiss
 import numpy as np
 
-from algorithms.base import FilteredANN, normalize, post_filter
+from algorithms.base import FilteredANN, post_filter
 
 FILTERINGS = ("post", "in-search")
 
@@ -30,11 +30,9 @@ class FaissIndex(FilteredANN):
     def factory(self, d):
         raise NotImplementedError
 
-    def _vectors(self, X):
-        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
 
     def fit(self, X, labels):
-        X = self._vectors(X)
+        X = self.vectors(X)
         self.n, d = X.shape
         metric = faiss.METRIC_L2 if self.distance == "euclidean" else faiss.METRIC_INNER_PRODUCT
         self.index = faiss.index_factory(d, self.factory(d), metric)
@@ -59,7 +57,7 @@ class FaissIndex(FilteredANN):
         return ids[0]
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
-        q = self._vectors(np.asarray(q).reshape(1, -1))
+        q = self.vectors(np.asarray(q).reshape(1, -1))
         if valid is None:
             return self._search(q, k)
         if self.filtering == "in-search":
@@ -68,7 +66,7 @@ class FaissIndex(FilteredANN):
 
     def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
         if valid_rows is None:  # faiss batches unfiltered queries itself, across its threads
-            Q = self._vectors(Q)
+            Q = self.vectors(Q)
             _, ids = self.index.search(Q, k, params=self.search_params(k, None))
             return ids
         # One selector per query: run queries in parallel Python threads (faiss drops the GIL).
@@ -146,7 +144,7 @@ class FaissLSH(FaissIndex):
         self.nbits = int(nbits)
 
     def fit(self, X, labels):
-        X = self._vectors(X)
+        X = self.vectors(X)
         self.n, d = X.shape
         self.index = faiss.IndexLSH(d, self.nbits, True, True)  # rotate, train thresholds
         faiss.omp_set_num_threads(self.threads)

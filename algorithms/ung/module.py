@@ -8,8 +8,7 @@ no subset among the base's.
 """
 import numpy as np
 
-import native
-from algorithms.base import FilteredANN, normalize
+from algorithms.base import NativeIndex
 
 # UNG compares distances when it prunes, so angular data is normalized and searched by L2,
 # which ranks unit vectors as the angle does.
@@ -19,23 +18,21 @@ PREDICATES = {"unfiltered": "containment", "containment": "containment", "overla
 NO_LABELS = np.zeros(0, dtype=np.int32)
 
 
-class Ung(FilteredANN):
+class Ung(NativeIndex):
+    native_class = "Ung"
+
     def __init__(self, distance, R=32, L_build=100, alpha=1.2, cross_edges=6, seed=100, **kw):
         super().__init__(distance, **kw)
         if distance not in METRICS:
             raise ValueError(f"UNG: distance must be one of {', '.join(METRICS)}, not '{distance}'")
         self.params = dict(R=int(R), L_build=int(L_build), alpha=float(alpha), cross_edges=int(cross_edges),
                            seed=int(seed))
-        self.native = native.load()
-        self.native.Ung(1, "l2", **self.params)  # refuses bad parameters before any data is read
-        self.index = None
+        self.native.check_ung_params(R=self.params["R"], L_build=self.params["L_build"], alpha=self.params["alpha"],
+                                     cross_edges=self.params["cross_edges"])  # before any data is read
         self.L_search, self.entry_points = 100, 1
 
-    def _vectors(self, X):
-        return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
-
     def fit(self, X, labels):
-        X = self._vectors(X)
+        X = self.vectors(X)
         self.n, d = X.shape
         indptr, indices = (labels.indptr, labels.indices) if labels is not None else (np.zeros(self.n + 1, np.int64), NO_LABELS)
         self.index = self.native.Ung(d, METRICS[self.distance], **self.params)
@@ -51,25 +48,12 @@ class Ung(FilteredANN):
         return PREDICATES[scenario]
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
-        ids = self.index.search(self._vectors(np.asarray(q).reshape(1, -1))[0], k,
+        ids = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k,
                                 NO_LABELS if query_labels is None else query_labels, self.predicate(scenario),
                                 self.L_search, self.entry_points)
         return ids[ids >= 0].astype(np.int64)
 
     def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
         rows = [NO_LABELS] * len(Q) if query_label_rows is None else list(query_label_rows)
-        return self.index.search_batch(self._vectors(Q), k, rows, self.predicate(scenario),
+        return self.index.search_batch(self.vectors(Q), k, rows, self.predicate(scenario),
                                        self.L_search, self.entry_points, self.threads).astype(np.int64)
-
-    def save(self, path):
-        self.index.save(path)
-
-    def load(self, path):
-        self.index = self.native.Ung.load(path)
-        self.n = self.index.n
-
-    def index_size(self):
-        return int(self.index.serialized_size())
-
-    def stats(self):
-        return {"distance_computations": int(self.index.distance_computations)}

@@ -158,6 +158,11 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def_property_readonly("graph_queries", [](const AcornIndex& s) { return s.queries_on(SearchPath::Graph); })
         .def_property_readonly("exact_queries", [](const AcornIndex& s) { return s.queries_on(SearchPath::Exact); });
 
+    m.def("check_ung_params",
+          [](int R, int L_build, float alpha, int cross_edges) { UngParams{R, L_build, alpha, cross_edges}.check(); },
+          py::arg("R"), py::arg("L_build"), py::arg("alpha"), py::arg("cross_edges"),
+          "raises ValueError for parameters UNG refuses");
+
     py::class_<UngIndex>(m, "Ung")
         .def(py::init([](size_t d, const std::string& metric, int R, int L_build, float alpha, int cross_edges,
                          uint64_t seed) {
