@@ -6,8 +6,10 @@
 """
 import argparse
 import os
+import signal
 import sys
 import time
+from collections import Counter
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, ROOT)
@@ -15,6 +17,8 @@ sys.path.insert(0, ROOT)
 from tqdm import tqdm  # noqa: E402
 
 from harness.filters import SCENARIOS, UNFILTERED  # noqa: E402
+from harness.export import defect_line, harness_defects  # noqa: E402
+from harness.runner import Interrupted  # noqa: E402
 
 DEFAULT_DATASET = "fashion-products"
 
@@ -29,13 +33,18 @@ def parse_args(argv):
     p.add_argument("-k", "--count", type=int, default=10, help="neighbours per query (default: 10)")
     p.add_argument("--runs", type=int, default=3, help="timed passes per query set; the fastest is kept (default: 3)")
     p.add_argument("--queries", type=int, default=0, metavar="N",
-                   help="use only the first N queries, for quick checks (kept apart as workload DATASET@qN)")
+                   help="use a seeded random sample of N queries, the same for every plugin, for quick checks "
+                        "(kept apart as workload DATASET@qN)")
     p.add_argument("--batch", action="store_true", help="also measure batch mode (chunks of queries, all cores)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per build configuration before it is killed (default: 3600)")
     p.add_argument("--force", action="store_true", help="rerun results that already exist, and builds that failed before")
     p.add_argument("--local", action="store_true", help="run workers as local subprocesses instead of Docker containers")
-    p.add_argument("--cpus", default=None, metavar="SET", help="Docker: CPUs a container may use, e.g. 0-1 or 0,2 (default: all)")
-    p.add_argument("--memory", default=None, metavar="SIZE", help="Docker: memory limit of a container, e.g. 8g (default: none)")
+    p.add_argument("--cpus", default=None, metavar="SET",
+                   help="CPUs a worker may use, e.g. 0-1 or 0,2 (default: all); --local applies it too")
+    p.add_argument("--memory", default=None, metavar="SIZE",
+                   help="memory limit of a container, e.g. 8g (default: 3/4 of this machine's); Docker only")
+    p.add_argument("--source", default=None, metavar="DIR",
+                   help="raw-data directory for building the dataset (default: $FILTERBENCH_RAW, else ../shared/data)")
     p.add_argument("--results", default=None, help="results directory (default: results/)")
     p.add_argument("--plugins", default=None, metavar="DIR",
                    help="directory of plugin folders (default: algorithms/); its parent must be importable")
@@ -75,7 +84,8 @@ def list_datasets():
 
 
 def summarize(rows, k):
-    """Best single-thread QPS (filter map included) at recall >= 0.9 per algorithm and scenario."""
+    """Best single-thread QPS (filter map included) at recall >= 0.9 per algorithm and scenario,
+    and a line for every workload where an exact plugin scored below 0.999: a harness defect."""
     best = {}
     for r in rows:
         if r.get("k") != k or r.get("recall") is None:
@@ -87,7 +97,7 @@ def summarize(rows, k):
         if r["recall"] >= 0.9 and (b["qps"] is None or r["qps"] > b["qps"]):
             b["qps"] = r["qps"]
     if not best:
-        return "no results to summarize"
+        return "no results to summarize", [defect_line(r) for r in harness_defects(rows)]
     scenarios = [s for s in (UNFILTERED,) + SCENARIOS if any(sc == s for _, sc in best)]
     algorithms = sorted({a for a, _ in best})
     width = max(len(a) for a in algorithms) + 2
@@ -104,106 +114,182 @@ def summarize(rows, k):
         lines.append(a.ljust(width) + "".join(cells))
     if any(b["violations"] for b in best.values()):
         lines.append("! = returned ids that fail the filter, repeat, or are out of range (see harness.export)")
-    return "\n".join(lines)
+    return "\n".join(lines), [defect_line(r) for r in harness_defects(rows)]
+
+
+def failure_summary(failed):
+    """Failed passes grouped by reason, most frequent first: [(count, reason, cause)]."""
+    groups = Counter((reason, cause) for reason, cause in failed)
+    return [(n, reason, cause) for (reason, cause), n in groups.most_common()]
+
+
+def install_signal_handlers():
+    """SIGINT and SIGTERM raise Interrupted once, wherever run.py is; the engines stop their
+    worker on the way out. A second signal while stopping is ignored."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Interrupted(signum)
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def shown(path):
+    """A path as the user can use it: relative to here when it is below here."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def fail(message, code=2):
+    print(f"error: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from harness.dataset import Dataset, DatasetError
+    install_signal_handlers()
+    try:
+        return run(args)
+    except Interrupted as e:
+        print(f"stopped by {e}: the current worker was stopped and its finished passes kept; "
+              f"run the same command again to resume", file=sys.stderr)
+        return 128 + e.signum
+
+
+def run(args):
+    from harness import runner
+    from harness.dataset import Dataset, DatasetError, worker_copy
     from harness.definitions import ConfigError, load_all, select
     from harness.results import results_dir
 
     try:
         configs = load_all(args.plugins) if args.plugins else load_all()
     except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     if args.list_algorithms:
         list_algorithms(configs)
         return 0
     if args.list_datasets:
         list_datasets()
         return 0
-    from harness import runner
-    if args.local:
-        engine = runner.LocalEngine()
-    else:
-        try:
-            engine = runner.DockerEngine(args.cpus, args.memory)
-        except runner.DockerError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
     try:
         selection = select(configs, args.algorithm)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        cpus = runner.parse_cpus(args.cpus) if args.cpus else None
+        memory = f"{runner.parse_memory(args.memory) >> 20}m" if args.memory else None
+    except (ConfigError, runner.LimitError) as e:
+        return fail(e)
+    if args.local and memory:
+        print("note: --memory is not enforced with --local (only a container's memory is limited); "
+              "--cpus is (the worker binds itself to those CPUs)")
 
-    from datasets import DATASETS, dataset_path, ensure_dataset, is_known
+    from datasets import DATASETS, SourceMissing, data_dir, dataset_path, ensure_dataset, is_known
     if not is_known(args.dataset) and not os.path.exists(dataset_path(args.dataset)):
-        print(f"error: unknown dataset '{args.dataset}' (known: {', '.join(DATASETS)}; NAME@P% for a P% base "
-              f"subset; or give an .hdf5 path)", file=sys.stderr)
-        return 2
-    from datasets import SourceMissing
+        return fail(f"unknown dataset '{args.dataset}' (known: {', '.join(DATASETS)}; NAME@P% for a P% base "
+                    f"subset; or give an .hdf5 path)")
     try:
-        path = ensure_dataset(args.dataset, log=lambda m: print(m, file=sys.stderr))
+        path = ensure_dataset(args.dataset, log=lambda m: print(m, file=sys.stderr), raw=args.source)
         ds = Dataset(path)
-    except (DatasetError, SourceMissing) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except SourceMissing as e:
+        return fail(e.hint(f"python run.py --dataset {args.dataset}"))
+    except DatasetError as e:
+        return fail(e)
     scenarios = None
     if args.scenario != "all":
         if args.scenario not in ds.scenario_names:
-            print(f"error: dataset {ds.name} has no scenario '{args.scenario}' (it has: {', '.join(ds.scenario_names)})",
-                  file=sys.stderr)
-            return 2
+            return fail(f"dataset {ds.name} has no scenario '{args.scenario}' (it has: {', '.join(ds.scenario_names)})")
         scenarios = [args.scenario]
     gt_k = min([ds.neighbors.shape[1]] + [s.neighbors.shape[1] for s in ds.scenarios.values()])
     if args.count > gt_k:
         if ds.single_label_classes() is None or scenarios != ["unfiltered"]:
-            print(f"error: --count {args.count} exceeds the {gt_k} neighbours of the dataset's ground truth "
-                  f"(beyond it only label metrics can be computed: single-class datasets, --scenario unfiltered)",
-                  file=sys.stderr)
-            return 2
+            return fail(f"--count {args.count} exceeds the {gt_k} neighbours of the dataset's ground truth "
+                        f"(beyond it only label metrics can be computed: single-class datasets, --scenario unfiltered)")
         print(f"note: k={args.count} exceeds the ground truth's {gt_k}: label metrics only, no recall")
 
-    from harness.export import collect
     sweep = runner.Sweep(ds, path, args.count, args.runs, args.batch, args.timeout, args.results or results_dir(),
-                         args.force, min(args.queries, ds.nq) if args.queries < ds.nq else 0)
-    p = runner.plan(sweep, selection, scenarios)
-    if isinstance(engine, runner.DockerEngine):
+                         args.force, args.queries if args.queries < ds.nq else 0)
+    try:
+        os.makedirs(sweep.root, exist_ok=True)
+        lock = runner.WorkloadLock(sweep.root, sweep.workload).acquire()  # noqa: F841 (held until exit)
+        sweep.worker_dataset = worker_copy(ds, os.path.join(data_dir(), "workers"))
+        p = runner.plan(sweep, selection, scenarios)
+    except runner.Busy as e:
+        return fail(e)
+    except ConfigError as e:
+        return fail(e)
+    except OSError as e:
+        return fail(f"cannot write {e.filename or sweep.root}: {e.strerror}")
+
+    reaper = runner.Reaper()
+    try:
+        return sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory)
+    finally:
+        reaper.close()
+
+
+def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
+    from datasets import dataset_path
+    from harness import runner
+    from harness.export import collect
+    ds = sweep.ds
+    if args.local:
+        engine = runner.LocalEngine(reaper, cpus)
+    else:
         try:
+            engine = runner.DockerEngine(reaper, cpus, memory)
+            removed = engine.remove_stale()
+            if removed:
+                print(f"removed {removed} containers left running by a run.py that was killed")
             engine.check_images([job.definition for job in p.jobs])
         except runner.DockerError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return fail(e)
+    recovered, discarded = runner.recover(sweep)
+    if recovered or discarded:
+        print(f"took in {recovered} finished passes left by an interrupted sweep; discarded {discarded} "
+              f"other files (results/.runs)")
+        p = runner.plan(sweep, selection, scenarios)
     passes = sum(len(j.todo) for j in p.jobs)
-    print(f"{sweep.workload}: {ds.n} vectors, d={ds.d}, {sweep.queries or ds.nq} queries, "
-          f"scenarios: {', '.join(scenarios or ds.scenario_names)}")
+    print(f"{sweep.workload}: {ds.n} vectors, d={ds.d}, {len(sweep.query_ids)} queries"
+          f"{' (a seeded sample)' if sweep.queries else ''}, scenarios: {', '.join(scenarios or ds.scenario_names)}")
     print(f"{len(p.jobs)} builds to run ({passes} query passes); {p.done} passes already done, "
-          f"{p.failed_before} failed before (builds or passes; --force retries them), "
-          f"{p.skipped_constraints} combinations skipped by constraints")
+          f"{p.failed_before} failed before (--force retries them), "
+          f"{p.skipped_constraints} combinations skipped by constraints"
+          + (f"; {p.host_retries} passes that failed because of the host are run again" if p.host_retries else ""))
     for name, why in p.unsupported:
         print(f"skipping {name}: {why}")
-    failures = 0
+    failed, produced, failed_builds = [], 0, 0
     start = time.time()
     with tqdm(p.jobs, unit="build", dynamic_ncols=True, file=sys.stderr, disable=None) as bar:
         for job in bar:
             d = job.definition
             bar.set_description(f"{d.algorithm} {d.build_name}")
             out = runner.run_job(job, sweep, engine)
-            status = f"{len(out.moved)} of {len(job.todo)} passes in {out.seconds:.1f} s"
-            if not out.ok:
-                failures += 1
-                status = f"FAILED ({out.reason}); {status}; log: {os.path.relpath(out.log)}"
+            produced += out.produced
+            failed += [(reason, cause) for _, _, reason, cause in out.failed]
+            status = f"{out.produced} of {len(job.todo)} passes produced a result in {out.seconds:.1f} s"
+            if out.reason:
+                failed_builds += 1
+                status = f"FAILED ({out.reason}); {status}; log: {shown(out.log)}"
+            elif out.failed:
+                status += f"; {len(out.failed)} failed"
             tqdm.write(f"{d.algorithm:20s} {d.build_name:40s} {status}")
     if p.jobs:
-        print(f"ran {len(p.jobs)} builds in {time.time() - start:.0f} s, {failures} failed")
+        print(f"ran {len(p.jobs)} builds in {time.time() - start:.0f} s: {produced} of {passes} passes produced "
+              f"a result, {len(failed)} failed ({failed_builds} builds failed)")
+    for n, reason, cause in failure_summary(failed):
+        retry = " (the host's fault: retried on the next run)" if cause == runner.HOST_FAULT else ""
+        print(f"  {n} {'pass' if n == 1 else 'passes'} failed: {reason}{retry}")
     names = {cfg.name for cfg, _ in selection}
-    lookup = lambda name: path if name == ds.name else dataset_path(name)
-    rows = [r for r in collect(sweep.root, sweep.workload, datasets_lookup=lookup) if r["algorithm"] in names]
-    print(summarize(rows, args.count))
-    return 1 if failures else 0
+    lookup = lambda name: sweep.dataset_path if name == ds.name else dataset_path(name)
+    problems = []
+    rows = [r for r in collect(sweep.root, sweep.workload, datasets_lookup=lookup, problems=problems)
+            if r["algorithm"] in names]
+    table, defects = summarize(rows, args.count)
+    print(table)
+    for path, why in problems:
+        print(f"skipped {shown(path)}: {why}")
+    for line in defects:
+        print(line)
+    return 1 if failed or failed_builds or defects else 0
 
 
 if __name__ == "__main__":

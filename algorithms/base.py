@@ -11,8 +11,13 @@ The harness calls, in this order:
 
 `valid` is the harness's filter map of the query: a little-endian packed uint8 bitset over the
 base (harness.filters). For the unfiltered scenario, scenario == "unfiltered", valid is None and
-query_labels is None. Return fewer than k ids, or pad with -1, when fewer are found; the harness
-checks every id against the filter and reports violations, duplicates and out-of-range ids.
+query_labels is None. Return integer ids (fewer than k, or padded with -1, when fewer are found);
+the harness checks every id against the filter and reports violations, duplicates and
+out-of-range ids, and fails a pass that returns ids of any other type.
+
+Build and query arguments are the parameters of `__init__` (after `distance`) and of
+`set_query_arguments`, named explicitly with their defaults: the harness checks every config
+against them when it loads it, so a misspelt argument is an error, not a silent default.
 """
 from concurrent.futures import ThreadPoolExecutor
 
@@ -24,10 +29,9 @@ from harness.system import available_cpus
 
 
 class FilteredANN:
-    def __init__(self, distance, **build_args):
+    def __init__(self, distance):
         self.distance = distance
         self.metric = distance  # the metric the index actually uses (annoy may differ)
-        self.build_args = build_args
         self.threads = available_cpus()
         self.n = 0
 
@@ -41,8 +45,9 @@ class FilteredANN:
     def fit(self, X, labels):
         raise NotImplementedError
 
-    def set_query_arguments(self, **query_args):
-        self.query_args = query_args
+    def set_query_arguments(self):
+        """A plugin with query arguments names them as the parameters of its own version; the
+        harness checks every config's query arguments against them."""
 
     def filtered_query(self, q, k, query_labels, scenario, valid):
         raise NotImplementedError
@@ -83,8 +88,8 @@ class NativeIndex(FilteredANN):
 
     native_class = ""  # the extension's class: "Acorn", "Ung", "Caps"
 
-    def __init__(self, distance, **build_args):
-        super().__init__(distance, **build_args)
+    def __init__(self, distance):
+        super().__init__(distance)
         import native  # only native plugins' images carry it
         self.native = native.load()
         self.index = None

@@ -6,26 +6,29 @@ import numpy as np
 
 from harness.dataset import Dataset
 from harness.metrics import Evaluator
+from harness.runner import sample_queries
 
 K = 10
 TARGET = 0.9
 
 
 class Workload:
-    """The first `queries` queries of one scenario of a dataset, with their filter maps (given to
-    the plugins that take them, untimed, as the harness does) and selectivity quartiles."""
+    """A seeded sample of `queries` queries of one scenario of a dataset (the sample run.py's
+    --queries takes), with their filter maps (given to the plugins that take them, untimed, as the
+    harness does) and selectivity quartiles."""
 
     def __init__(self, path, scenario, queries):
         self.ds = Dataset(path)
         self.scenario = scenario
         sc = self.ds.scenarios[scenario]
-        self.nq = min(queries, self.ds.nq)
-        self.Q = self.ds.test[:self.nq]
-        self.rows = [sc.query_labels.row(i) for i in range(self.nq)]
+        self.ids = sample_queries(self.ds.nq, queries)
+        self.nq = len(self.ids)
+        self.Q = self.ds.test[self.ids]
+        self.rows = [sc.query_labels.row(i) for i in self.ids]
         self.maps = self.ds.label_index(scenario).filter_maps(self.rows, scenario)
-        self.selectivity = sc.selectivity[:self.nq]
+        self.selectivity = sc.selectivity[self.ids]
         # The selectivity quartiles stored with the dataset (harness.dataset.query_groups).
-        self.quartile = np.select([sc.groups[f"selectivity_q{j + 1}"][:self.nq] for j in range(4)], range(4))
+        self.quartile = np.select([sc.groups[f"selectivity_q{j + 1}"][self.ids] for j in range(4)], range(4))
         self.evaluator = Evaluator(self.ds)
 
     def describe(self):
@@ -44,7 +47,7 @@ class Workload:
                 found = algo.filtered_query(q, K, self.rows[i], self.scenario, self.maps[i])
                 seconds[i] = time.perf_counter() - t0
                 ids[i, :len(found)] = found[:K]
-            metrics, recall = self.evaluator.evaluate(ids, self.scenario, K)
+            metrics, recall = self.evaluator.evaluate(ids, self.scenario, K, self.ids)
             assert metrics["violations"] == 0, f"{name} returned ids that fail the filter"
             quartile = self.quartile
             row = {"name": name, "args": args, "recall": float(recall.mean()), "qps": self.nq / seconds.sum(),

@@ -22,7 +22,16 @@ class DatasetSpec:
 
 
 class SourceMissing(Exception):
-    """Raw input files that a builder needs are not there; the message says which and how to pass them."""
+    """Raw input files that a builder needs are not there; the message says which. With
+    `raw_files`, they belong in a raw-data directory that the commands take as --source DIR."""
+
+    def __init__(self, message, raw_files=False):
+        super().__init__(message)
+        self.raw_files = raw_files
+
+    def hint(self, command):
+        """The message, plus the exact command to run once the files are in place."""
+        return f"{self}; then run: {command} --source DIR" if self.raw_files else str(self)
 
 
 def _synthetic(n, nq, d, seed):
@@ -36,7 +45,7 @@ def _yfcc(base_size):
         try:
             return yfcc.build(os.path.join(raw, "yfcc"), base_size=base_size, log=log)
         except yfcc.MissingSource as e:
-            raise SourceMissing(str(e)) from None
+            raise SourceMissing(str(e), raw_files=True) from None
     return build
 
 
@@ -47,7 +56,7 @@ def _text(kind, limit=None, n_queries=1000):
             return getattr(text, kind)(raw, n_queries=n_queries, limit=limit,
                                        cache_dir=os.path.join(data_dir(), "cache"), log=log)
         except text.MissingSource as e:
-            raise SourceMissing(str(e)) from None
+            raise SourceMissing(str(e), raw_files=True) from None
     return build
 
 

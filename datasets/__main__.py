@@ -74,7 +74,7 @@ def main(argv=None):
         try:
             build_dataset(name, raw=args.source)
         except SourceMissing as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {e.hint(f'python -m datasets {name}')}", file=sys.stderr)
             return 2
     return 0
 

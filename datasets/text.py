@@ -68,7 +68,8 @@ def embed(texts, cache_dir, log=print, batch_size=128):
 
 def _open(path):
     if not os.path.exists(path):
-        raise MissingSource(f"raw data missing: {path} (pass --source DIR or set FILTERBENCH_RAW)")
+        raise MissingSource(f"raw data missing: {path} (it belongs in DIR/{os.path.relpath(path, os.path.dirname(os.path.dirname(path)))}, "
+                            f"DIR being ../shared/data beside the repository, $FILTERBENCH_RAW or a directory you name)")
     return io.TextIOWrapper(lzma.open(path), encoding="utf-8")
 
 

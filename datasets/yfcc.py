@@ -21,6 +21,8 @@ from harness.dataset import Csr
 
 FILES = {"base": "base.10M.u8bin", "base_labels": "base.metadata.10M.spmat",
          "queries": "query.public.100K.u8bin", "query_labels": "query.metadata.public.100K.spmat"}
+SIZES = {"base.10M.u8bin": "1.92 GB", "base.metadata.10M.spmat": "946 MB", "query.public.100K.u8bin": "19.2 MB",
+         "query.metadata.public.100K.spmat": "about 2 MB"}
 URL = "https://dl.fbaipublicfiles.com/billion-scale-ann-benchmarks/yfcc100M/"
 
 
@@ -31,8 +33,9 @@ class MissingSource(Exception):
 def source_files(source):
     missing = [name for name in FILES.values() if not os.path.exists(os.path.join(source, name))]
     if missing:
-        raise MissingSource(f"YFCC source files missing in {source}: {', '.join(missing)}. This machine cannot reach "
-                            f"{URL}; download them elsewhere and pass --source DIR")
+        listed = ", ".join(f"{name} ({SIZES[name]})" for name in missing)
+        raise MissingSource(f"the YFCC-10M files are not in {source}: {listed}. This machine cannot reach {URL}: "
+                            f"download them there on another machine, copy them into DIR/yfcc/")
     return {key: os.path.join(source, name) for key, name in FILES.items()}
 
 

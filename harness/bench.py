@@ -121,8 +121,8 @@ def bench_overhead(n, nq, d, rng):
     ds.label_index = lambda scenario: index
 
     class Labels:
-        def rows(self):
-            return queries
+        def row(self, i):
+            return queries[i]
 
     class Scenario:
         query_labels = Labels()
@@ -134,7 +134,7 @@ def bench_overhead(n, nq, d, rng):
     algo.set_query_arguments(efSearch=64)
     maps = index.filter_maps(queries, "containment")
     params = lambda i: faiss.SearchParametersHNSW(efSearch=64, sel=faiss.IDSelectorBitmap(maps[i]))
-    qp = QueryPass(ds, "containment", 10, nq)
+    qp = QueryPass(ds, "containment", 10, np.arange(nq))
     with threadpool_limits(limits=1):
         bare, harness = [], []
         for _ in range(3):  # interleaved, best of 3 each
@@ -153,18 +153,20 @@ def bench_overhead(n, nq, d, rng):
 def bench_docker(dataset):
     import tempfile
 
-    from datasets import ensure_dataset
+    from datasets import data_dir, ensure_dataset
     from harness import runner
-    from harness.dataset import Dataset
+    from harness.dataset import Dataset, worker_copy
     from harness.definitions import load_all, select
     from harness.export import collect
     path = ensure_dataset(dataset)
     ds = Dataset(path)
-    docker_engine = runner.DockerEngine()
+    reaper = runner.Reaper()
+    docker_engine = runner.DockerEngine(reaper)
     with tempfile.TemporaryDirectory() as tmp:
         qps, seconds = {}, {}
-        for name, engine in (("docker", docker_engine), ("local", runner.LocalEngine())):
-            sweep = runner.Sweep(ds, path, k=10, runs=3, batch=False, timeout=3600, root=os.path.join(tmp, name))
+        for name, engine in (("docker", docker_engine), ("local", runner.LocalEngine(reaper))):
+            sweep = runner.Sweep(ds, path, k=10, runs=3, batch=False, timeout=3600, root=os.path.join(tmp, name),
+                                 worker_dataset=worker_copy(ds, os.path.join(data_dir(), "workers")))
             for selector, label in (("faiss-hnsw-bitmap/smoke", "hnsw"), ("bruteforce/smoke", "tiny")):
                 scenarios = None if label == "hnsw" else ["unfiltered"]
                 p = runner.plan(sweep, select(load_all(), [selector]), scenarios)
@@ -178,6 +180,7 @@ def bench_docker(dataset):
                 seconds[(name, label)] = outcome.seconds
             qps[name] = {(r["scenario"], str(r["query_args"])): r["qps_search"]
                          for r in collect(sweep.root, ds.name, datasets_lookup=lambda n: path)}
+    reaper.close()
     ratios = np.array([qps["docker"][key] / qps["local"][key] for key in qps["local"]])
     print(f"containers: faiss HNSW (smoke group) on {ds.name}, {len(ratios)} passes, best of 3 runs each")
     print(f"  QPS docker / local: geometric mean {np.exp(np.log(ratios).mean()):.3f} (goal >= 0.95); "

@@ -17,14 +17,27 @@
                                                           on load for files without them
 
 A plain ann-benchmarks file (train, test, neighbors, distances) loads and runs unfiltered.
+
+What is checked on load, each with a one-line error: shapes and dtypes, finite vectors (NaN or
+inf would make every distance meaningless), label ids inside the vocabulary (query labels too),
+ground-truth ids inside the base, and the name (it becomes a directory under the results). The
+content hash that identifies the dataset in results is computed from the content on every load;
+the `content_hash` attribute written at build time is never trusted, so an edited copy is a
+different dataset.
+
+Workers get a copy without the ground truth (`worker_copy`): a plugin cannot read the answers.
 """
 import hashlib
+import json
 import os
 
 import h5py
 import numpy as np
 
 from harness.filters import SCENARIOS, UNFILTERED, LabelIndex
+from harness.names import UnsafeName, check_name
+
+GROUND_TRUTH = ("neighbors", "distances")  # the arrays (at the root and per scenario) a worker never sees
 
 DISTANCES = ("euclidean", "angular", "ip")
 SELECTIVITY_PERCENTILES = (1, 25, 50, 75)  # the FANNS paper's selectivity groups
@@ -121,8 +134,11 @@ class Dataset:
             f = h5py.File(self.path, "r")
         except OSError as e:
             raise DatasetError(f"{self.path}: not a readable HDF5 file ({e})") from None
-        with f:
-            self._load(f)
+        try:
+            with f:
+                self._load(f)
+        except (OSError, KeyError, ValueError, TypeError) as e:  # truncated or corrupt inside
+            raise DatasetError(f"{self.path}: unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
         self._label_indexes = {}
 
     def _fail(self, what):
@@ -154,6 +170,8 @@ class Dataset:
         return Csr(indptr, indices, vocabulary)
 
     def _ground_truth(self, f, prefix, nq):
+        if self.worker_copy:  # the worker's copy holds no ground truth
+            return np.zeros((nq, 0), dtype=np.int64), np.zeros((nq, 0), dtype=np.float32)
         neighbors = self._array(f, f"{prefix}neighbors", 2, "iu").astype(np.int64)
         distances = self._array(f, f"{prefix}distances", 2, "f").astype(np.float32)
         if neighbors.shape[0] != nq or distances.shape != neighbors.shape:
@@ -164,23 +182,36 @@ class Dataset:
         return neighbors, distances
 
     def _load(self, f):
-        attrs = dict(f.attrs)
+        attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in f.attrs.items()}
         self.name = str(attrs.get("name", os.path.splitext(os.path.basename(self.path))[0]))
+        try:
+            check_name(self.name, "dataset name")
+        except UnsafeName as e:
+            self._fail(str(e))
         self.distance = str(attrs.get("distance", "euclidean"))
         if self.distance not in DISTANCES:
             self._fail(f"distance '{self.distance}' is not supported (one of {', '.join(DISTANCES)})")
         self.attrs = attrs
+        self.worker_copy = bool(attrs.get("worker_copy", False))
         self.train = self._array(f, "train", 2, "fiu").astype(np.float32, copy=False)
         self.test = self._array(f, "test", 2, "fiu").astype(np.float32, copy=False)
         self.n, self.d = self.train.shape
         self.nq = len(self.test)
         if self.test.shape[1] != self.d:
             self._fail(f"'test' has dimension {self.test.shape[1]} but 'train' has {self.d}")
+        for key, vectors in (("train", self.train), ("test", self.test)):
+            bad = _non_finite_rows(vectors)
+            if len(bad):
+                self._fail(f"'{key}' has {len(bad)} vectors with NaN or infinite values (first: row {bad[0]}); "
+                           f"distances to them mean nothing")
+        if self.n == 0 or self.nq == 0:
+            self._fail(f"'train' has {self.n} vectors and 'test' {self.nq}: both need at least one")
         if "dimension" in attrs and int(attrs["dimension"]) != self.d:
             self._fail(f"attribute dimension={attrs['dimension']} but 'train' has dimension {self.d}")
         self.neighbors, self.distances = self._ground_truth(f, "", self.nq)
         self.labels = self._csr(f, "labels", self.n) if "labels" in f else None
-        self.test_labels = self._csr(f, "test_labels", self.nq) if "test_labels" in f else None
+        self.test_labels = self._csr(f, "test_labels", self.nq, self.labels.n_labels if self.labels else None) \
+            if "test_labels" in f else None
         self.scenarios = {}
         for name in f.get("scenarios", {}):
             if name not in SCENARIOS:
@@ -192,7 +223,8 @@ class Dataset:
                 base = self.labels
             else:
                 self._fail(f"scenario '{name}' needs 'labels' or '{p}base_labels'")
-            query_labels = self._csr(f, f"{p}query_labels", self.nq)
+            # A query label the vocabulary does not have is a malformed workload, not an empty result.
+            query_labels = self._csr(f, f"{p}query_labels", self.nq, base.n_labels)
             neighbors, distances = self._ground_truth(f, p, self.nq)
             selectivity = self._array(f, f"{p}selectivity", 1, "f")
             valid_count = self._array(f, f"{p}valid_count", 1, "iu") if f"{p}valid_count" in f \
@@ -207,7 +239,7 @@ class Dataset:
                 groups = query_groups(selectivity, query_labels.sizes(), valid_count)
             self.scenarios[name] = Scenario(name, query_labels, neighbors, distances, selectivity,
                                             valid_count.astype(np.int64), base, groups)
-        self.content_hash = dataset_content_hash(self.path)
+        self.content_hash = str(attrs["source_content_hash"]) if self.worker_copy else content_hash(f)
 
     @property
     def scenario_names(self):
@@ -229,18 +261,72 @@ class Dataset:
         return self.labels.indices.astype(np.int64), self.test_labels.indices.astype(np.int64)
 
 
+def _non_finite_rows(vectors, block=65536):
+    """Row numbers of vectors with a NaN or infinite value (integer vectors have none)."""
+    if vectors.dtype.kind != "f":
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([a + np.flatnonzero(~np.isfinite(vectors[a:a + block]).all(axis=1))
+                           for a in range(0, len(vectors), block)] or [np.zeros(0, dtype=np.int64)])
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    return value
+
+
+def _update(h, key, value):
+    """Feeds one named array into a hash in a form that does not depend on how it was stored
+    (strings as UTF-8, whether they come back from HDF5 as bytes or were written as str)."""
+    a = np.asarray(value)
+    h.update(key.encode() + b"\0" + str(a.shape).encode())
+    if a.dtype.kind in "USO":
+        for item in a.reshape(-1):
+            text = (item.decode() if isinstance(item, bytes) else str(item)).encode()
+            h.update(len(text).to_bytes(8, "little") + text)
+    else:
+        h.update(str(a.dtype).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+
+
+# The attributes that change what a search must return; the others describe (source, licence,
+# build timings) and may differ between two builds of the same data.
+HASHED_ATTRS = ("distance",)
+
+
+def _hash(arrays, attrs):
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        _update(h, key, arrays[key])
+    for key in HASHED_ATTRS:
+        h.update(f"attr {key}={json.dumps(_plain(attrs.get(key)))}".encode())
+    return h.hexdigest()[:16]
+
+
+def content_hash(f):
+    """The content hash of an open dataset file: every array and the distance, computed from what
+    the file holds (the results of a dataset are tied to it; the `content_hash` attribute is not
+    read)."""
+    arrays = {}
+    f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return _hash(arrays, dict(f.attrs))
+
+
 def dataset_content_hash(path):
-    """A dataset file's content hash without loading it (None if it cannot be read)."""
+    """A dataset file's content hash (None if it cannot be read)."""
     try:
         with h5py.File(path, "r") as f:
-            if "content_hash" in f.attrs:
-                return str(f.attrs["content_hash"])
-        return file_hash(path)
-    except OSError:
+            return content_hash(f)
+    except (OSError, KeyError, ValueError, TypeError):
         return None
 
 
 def file_hash(path):
+    """Hash of a file's bytes (byte-identical builds have the same)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -248,23 +334,10 @@ def file_hash(path):
     return h.hexdigest()[:16]
 
 
-def arrays_hash(arrays):
-    """Content hash of named arrays (independent of HDF5 layout details)."""
-    h = hashlib.sha256()
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        h.update(key.encode())
-        h.update(str(a.dtype).encode())
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
-
-
 def write_dataset(path, attrs, arrays):
     """Writes a dataset atomically. `arrays` maps HDF5 paths (e.g. 'scenarios/overlap/neighbors')
-    to arrays; strings lists are stored as UTF-8. The content hash of the arrays becomes an attr."""
-    attrs = dict(attrs)
-    attrs["content_hash"] = arrays_hash({k: _as_array(v) for k, v in arrays.items()})
+    to arrays; strings lists are stored as UTF-8. The content hash becomes an attribute too (for
+    people reading the file; the harness recomputes it)."""
     tmp = f"{path}.tmp-{os.getpid()}"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with h5py.File(tmp, "w", track_order=False) as f:
@@ -276,8 +349,32 @@ def write_dataset(path, attrs, arrays):
                 f.create_dataset(key, data=a.astype(object), dtype=h5py.string_dtype())
             else:
                 f.create_dataset(key, data=a)
+    with h5py.File(tmp, "r+") as f:
+        digest = f.attrs["content_hash"] = content_hash(f)
     os.replace(tmp, path)
-    return attrs["content_hash"]
+    return digest
+
+
+def worker_copy(ds, directory):
+    """The dataset as a worker sees it: everything but the ground truth, which a plugin must not
+    be able to read. Made once per content hash in `directory`; returns its path."""
+    path = os.path.join(directory, f"{ds.name}-{ds.content_hash}.worker.hdf5")
+    if os.path.exists(path):
+        return path
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with h5py.File(ds.path, "r") as src, h5py.File(tmp, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        dst.attrs["worker_copy"] = True
+        dst.attrs["source_content_hash"] = ds.content_hash
+
+        def copy(name, obj):
+            if isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] not in GROUND_TRUTH:
+                src.copy(obj, dst, name=name)
+        src.visititems(copy)
+    os.replace(tmp, path)
+    return path
 
 
 def _as_array(value):

@@ -13,6 +13,7 @@
         distances: [euclidean, angular, ip]
         label_aware: false                 # true: needs base labels to build, refitted per assignment
         uses_filter_map: true              # false: the plugin filters on its own labels
+        exact: false                       # true: an exact method; recall below 0.999 is a harness defect
         runs:                              # run groups; `smoke` (CI) and `opt_in: true` ones run only when named
           smoke: {build: {M: [16]}, query: {efSearch: [64]}}
           default:
@@ -23,12 +24,19 @@
 `--algorithm X` selects: a plugin folder, an algorithm, a run group name (in any algorithm), or
 `algorithm/group`. A plugin folder or algorithm means its default groups (its smoke group when
 it has no other).
+
+Checked at load, each with a one-line error naming the file and the key: names (they become
+paths), build and query arguments against the parameters of the plugin class's `__init__` and
+`set_query_arguments` (read from its source, so the host needs none of the plugin's packages),
+and constraints, which are evaluated by a small interpreter of arithmetic and comparisons with
+bounded cost (no `9**9**9`, no comparing a string with a number).
 """
 import ast
 import glob
 import hashlib
 import itertools
 import json
+import operator
 import os
 import re
 from dataclasses import dataclass, field
@@ -37,13 +45,15 @@ import yaml
 
 from harness.dataset import DISTANCES
 from harness.filters import SCENARIOS
+from harness.names import UnsafeName, check_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS_DIR = os.path.join(ROOT, "algorithms")
 MAX_DEFAULT_BUILDS = 15
 
 _TOP_KEYS = {"module", "native", "packages", "algorithms"}
-_ALGO_KEYS = {"class", "args", "description", "scenarios", "distances", "label_aware", "uses_filter_map", "runs"}
+_ALGO_KEYS = {"class", "args", "description", "scenarios", "distances", "label_aware", "uses_filter_map", "exact",
+              "runs"}
 _GROUP_KEYS = {"build", "query", "constraints", "opt_in"}
 _SAFE_FUNCTIONS = {"min": min, "max": max, "abs": abs}
 
@@ -69,6 +79,7 @@ class Definition:
     distances: list
     label_aware: bool = False
     uses_filter_map: bool = True
+    exact: bool = False
     skipped_queries: int = 0  # query-arg sets dropped by constraints
 
     @property
@@ -117,6 +128,7 @@ class AlgorithmConfig:
     distances: list
     label_aware: bool
     uses_filter_map: bool
+    exact: bool = False
     groups: dict = field(default_factory=dict)
 
     def default_groups(self):
@@ -162,6 +174,74 @@ def _check_grid(value, where):
     return out
 
 
+class ConstraintError(ValueError):
+    """A constraint that cannot be evaluated for some argument values."""
+
+
+_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+               ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
+_COMPARISONS = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+                ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_MAX_EXPONENT = 64       # 2**64 and the like are fine; 9**9**9 would take hours
+_MAX_MAGNITUDE = 1e300   # no argument or intermediate value is larger
+
+
+def _number(value, expr):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConstraintError(f"'{expr}' does arithmetic on {value!r}, which is not a number")
+    return value
+
+
+def _evaluate(node, values, expr):
+    """The value of a constraint's expression tree: numbers, strings and booleans, arithmetic on
+    numbers, comparisons of like with like, `and`/`or`/`not`, min/max/abs. Bounded cost."""
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, values, expr)
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return values[node.id]
+    if isinstance(node, ast.BinOp):
+        left = _number(_evaluate(node.left, values, expr), expr)
+        right = _number(_evaluate(node.right, values, expr), expr)
+        if isinstance(node.op, ast.Pow) and (abs(right) > _MAX_EXPONENT or abs(left) > 2 ** 32):
+            raise ConstraintError(f"'{expr}' raises {left} to the power {right}: too large to evaluate")
+        try:
+            result = _ARITHMETIC[type(node.op)](left, right)
+        except (ZeroDivisionError, OverflowError) as e:
+            raise ConstraintError(f"'{expr}': {e}") from None
+        if isinstance(result, complex) or abs(result) > _MAX_MAGNITUDE:
+            raise ConstraintError(f"'{expr}' gives a value out of range ({str(result)[:40]})")
+        return result
+    if isinstance(node, ast.UnaryOp):
+        value = _evaluate(node.operand, values, expr)
+        if isinstance(node.op, ast.Not):
+            return not value
+        value = _number(value, expr)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BoolOp):
+        results = (_evaluate(v, values, expr) for v in node.values)
+        return all(results) if isinstance(node.op, ast.And) else any(results)
+    if isinstance(node, ast.Compare):
+        left = _evaluate(node.left, values, expr)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = _evaluate(right_node, values, expr)
+            if isinstance(left, str) != isinstance(right, str):
+                raise ConstraintError(f"'{expr}' compares {left!r} with {right!r}: a string with a number")
+            if not _COMPARISONS[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, ast.Call):
+        args = [_number(_evaluate(a, values, expr), expr) for a in node.args]
+        return _SAFE_FUNCTIONS[node.func.id](*args)
+    raise ConstraintError(f"'{expr}' uses {type(node).__name__}, which constraints do not support")
+
+
+_ALLOWED_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
+                  ast.Call, ast.And, ast.Or, ast.Not, ast.USub, ast.UAdd, *_ARITHMETIC, *_COMPARISONS)
+
+
 def _check_constraints(value, where, names):
     constraints = _check_list(value or [], where)
     for i, expr in enumerate(constraints):
@@ -174,14 +254,104 @@ def _check_constraints(value, where, names):
         for node in ast.walk(tree):
             if isinstance(node, ast.Name) and node.id not in names and node.id not in _SAFE_FUNCTIONS:
                 raise ConfigError(f"{where}[{i}]: '{expr}' uses '{node.id}', which is no build or query argument")
-            if isinstance(node, (ast.Attribute, ast.Lambda, ast.Subscript)):
-                raise ConfigError(f"{where}[{i}]: '{expr}' may only compare arguments with arithmetic")
+            if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in _SAFE_FUNCTIONS
+                                                   and not node.keywords):
+                raise ConfigError(f"{where}[{i}]: '{expr}' may only call {', '.join(_SAFE_FUNCTIONS)}")
+            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool)):
+                raise ConfigError(f"{where}[{i}]: '{expr}' uses the constant {node.value!r}")
+            if not isinstance(node, _ALLOWED_NODES):
+                raise ConfigError(f"{where}[{i}]: '{expr}' may only compare arguments with arithmetic "
+                                  f"({type(node).__name__} is not allowed)")
     return constraints
+
+
+# --- The parameters a plugin class accepts, read from its source --------------------------------
+
+def _module_file(module, search_roots):
+    for root in search_roots:
+        base = os.path.join(root, *module.split("."))
+        for candidate in (base + ".py", os.path.join(base, "__init__.py")):
+            if os.path.isfile(candidate):
+                return candidate
+    return None
+
+
+def _method_parameters(module, cls, method, search_roots, seen=None):
+    """(parameter names, takes **kwargs) of `cls.method` in `module`, following base classes
+    through the module's imports; None when the class or method cannot be found in source here
+    (a base class from an installed library): then the arguments cannot be checked."""
+    seen = seen or set()
+    if (module, cls) in seen:
+        return None
+    seen.add((module, cls))
+    path = _module_file(module, search_roots)
+    if path is None:
+        return None
+    with open(path) as f:
+        tree = ast.parse(f.read(), filename=path)
+    imported = {}  # local name -> (module, name)
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                imported[alias.asname or alias.name] = (node.module, alias.name)
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    if cls not in classes:
+        return _method_parameters(*imported[cls], method, search_roots, seen) if cls in imported else None
+    node = classes[cls]
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == method:
+            args = item.args
+            names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs][1:]  # without self
+            return names, args.kwarg is not None
+    for base in node.bases:
+        if isinstance(base, ast.Name):
+            found = (_method_parameters(module, base.id, method, search_roots, seen) if base.id in classes
+                     else _method_parameters(*imported[base.id], method, search_roots, seen)
+                     if base.id in imported else None)
+            if found is not None:
+                return found
+    return None
+
+
+def _check_arguments(cfg, search_roots):
+    """Every build argument (fixed `args` and grids) is a parameter of the class's __init__, every
+    query argument one of its set_query_arguments, unless the method takes **kwargs."""
+    where = f"{cfg.path}: algorithms.{cfg.name}"
+    for method, section, extra in (("__init__", "build", cfg.args), ("set_query_arguments", "query", {})):
+        found = _method_parameters(cfg.module, cfg.cls, method, search_roots)
+        if found is None:
+            if _module_file(cfg.module, search_roots) is None:
+                raise ConfigError(f"{cfg.path}: module: '{cfg.module}' is no Python file under "
+                                  f"{' or '.join(search_roots)}")
+            continue
+        names, open_ended = found
+        accepted = [n for n in names if not (method == "__init__" and n == "distance")]
+        if open_ended:
+            continue
+        for key in extra:
+            if key not in accepted:
+                raise ConfigError(f"{where}.args.{key}: {cfg.cls}.__init__ takes no argument '{key}' "
+                                  f"(it takes: {', '.join(accepted) or 'none'})")
+        for gname, group in cfg.groups.items():
+            for key in getattr(group, section):
+                if key not in accepted:
+                    raise ConfigError(f"{where}.runs.{gname}.{section}.{key}: {cfg.cls}.{method} takes no argument "
+                                      f"'{key}' (it takes: {', '.join(accepted) or 'none'})")
+
+
+def _search_roots(path):
+    """Where a plugin's module is imported from: the repository root, and the directory that
+    holds its plugins folder (for plugins outside algorithms/)."""
+    return list(dict.fromkeys([ROOT, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(path))))]))
 
 
 def load_config(path):
     """All algorithms of one config.yml, validated."""
-    plugin = os.path.basename(os.path.dirname(path))
+    plugin = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    try:
+        check_name(plugin, "plugin folder")
+    except UnsafeName as e:
+        raise ConfigError(f"{path}: {e}") from None
     try:
         with open(path) as f:
             raw = yaml.safe_load(f)
@@ -194,6 +364,10 @@ def load_config(path):
     configs = []
     for name, spec in algorithms.items():
         where = f"{path}: algorithms.{name}"
+        try:
+            check_name(name, "algorithm name")
+        except UnsafeName as e:
+            raise ConfigError(f"{where}: {e}") from None
         spec = _check_mapping(spec, where, _ALGO_KEYS, required=("class", "runs"))
         runs = _check_mapping(spec["runs"], f"{where}.runs")
         if "smoke" not in runs:
@@ -208,9 +382,14 @@ def load_config(path):
             distances=_check_list(spec.get("distances", list(DISTANCES)), f"{where}.distances", DISTANCES),
             label_aware=bool(spec.get("label_aware", False)),
             uses_filter_map=bool(spec.get("uses_filter_map", True)),
+            exact=bool(spec.get("exact", False)),
         )
         for gname, group in runs.items():
             gwhere = f"{where}.runs.{gname}"
+            try:
+                check_name(gname, "run group name")
+            except UnsafeName as e:
+                raise ConfigError(f"{gwhere}: {e}") from None
             group = _check_mapping(group or {}, gwhere, _GROUP_KEYS)
             build = _check_grid(group.get("build"), f"{gwhere}.build")
             query = _check_grid(group.get("query"), f"{gwhere}.query")
@@ -218,14 +397,22 @@ def load_config(path):
             cfg.groups[str(gname)] = Group(str(gname), build, query,
                                            _check_constraints(group.get("constraints"), f"{gwhere}.constraints", names),
                                            bool(group.get("opt_in", False)))
+            if not any("dimension" in c for c in cfg.groups[str(gname)].constraints):
+                expand(cfg, cfg.groups[str(gname)], None)  # evaluates every constraint now: errors at load
+        _check_arguments(cfg, _search_roots(path))
         configs.append(cfg)
     return configs
 
 
 def load_all(directory=ALGORITHMS_DIR):
     """Every algorithm of every plugin folder, by name."""
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{directory}: no such plugin directory")
+    paths = sorted(glob.glob(os.path.join(directory, "*", "config.yml")))
+    if not paths:
+        raise ConfigError(f"{directory}: holds no plugin folder (<name>/config.yml)")
     out = {}
-    for path in sorted(glob.glob(os.path.join(directory, "*", "config.yml"))):
+    for path in paths:
         for cfg in load_config(path):
             if cfg.name in out:
                 raise ConfigError(f"{path}: algorithm '{cfg.name}' is also declared in {out[cfg.name].path}")
@@ -233,8 +420,14 @@ def load_all(directory=ALGORITHMS_DIR):
     return out
 
 
-def _holds(constraints, values):
-    return all(bool(eval(expr, {"__builtins__": {}}, {**_SAFE_FUNCTIONS, **values})) for expr in constraints)
+def _holds(constraints, values, where):
+    for expr in constraints:
+        try:
+            if not _evaluate(ast.parse(expr, mode="eval"), values, expr):
+                return False
+        except ConstraintError as e:
+            raise ConfigError(f"{where}: {e}") from None
+    return True
 
 
 def _grid(grid):
@@ -246,14 +439,11 @@ def expand(cfg, group, dimension):
     """The definitions of one run group for data of this dimension (constraints may name
     `dimension`), and the number of combinations its constraints skipped."""
     definitions, skipped = [], 0
+    where = f"{cfg.path}: algorithms.{cfg.name}.runs.{group.name}.constraints"
     for build in _grid(group.build):
         build_args = {**cfg.args, **build}
-        try:
-            queries = [q for q in _grid(group.query)
-                       if _holds(group.constraints, {"dimension": dimension, **build_args, **q})]
-        except Exception as e:
-            raise ConfigError(f"{cfg.path}: algorithms.{cfg.name}.runs.{group.name}.constraints: "
-                              f"cannot evaluate for {build_args}: {e}") from None
+        queries = [q for q in _grid(group.query)
+                   if _holds(group.constraints, {"dimension": dimension, **build_args, **q}, where)]
         n_queries = len(_grid(group.query))
         if not queries:
             skipped += n_queries
@@ -263,7 +453,7 @@ def expand(cfg, group, dimension):
             algorithm=cfg.name, plugin=cfg.plugin, plugin_dir=os.path.dirname(cfg.path), group=group.name, module=cfg.module, cls=cfg.cls,
             image=cfg.image, packages=list(cfg.packages), build_args=build_args, query_args=queries,
             scenarios=list(cfg.scenarios), distances=list(cfg.distances), label_aware=cfg.label_aware,
-            uses_filter_map=cfg.uses_filter_map, skipped_queries=n_queries - len(queries)))
+            uses_filter_map=cfg.uses_filter_map, exact=cfg.exact, skipped_queries=n_queries - len(queries)))
     return definitions, skipped
 
 

@@ -4,16 +4,19 @@
     attrs: everything measured and recorded (see harness.worker); dicts are stored as JSON
     neighbors int64 [nq, k]  (-1 padded)   times float64 [nq]   filter_times float64 [nq]
 
-Failure records (a run that crashed, timed out or raised) are JSON files:
+Failure records (a run that crashed, timed out or raised) are JSON files, written by the host,
+with k in their path like the results they stand in for:
 
-    results/<dataset>/failed/<algorithm>/<build>.json   (the whole build, from the host)
-    results/<dataset>/failed/<algorithm>/<build>__<query>__<scenario>.json   (one query pass)
+    results/<dataset>/failed/k=<k>/<algorithm>/<build>.json   (the whole build)
+    results/<dataset>/failed/k=<k>/<algorithm>/<build>__<query>__<scenario>.json   (one query pass)
 
 Every file is written to a temporary name and renamed, so a reader never sees half a file.
+Readers skip what they cannot use (a symlink, a truncated file) and say so.
 """
 import glob
 import json
 import os
+import stat
 
 import h5py
 import numpy as np
@@ -29,10 +32,10 @@ def result_relpath(dataset, scenario, k, algorithm, run_name):
     return os.path.join(dataset, scenario, f"k={k}", algorithm, f"{run_name}.hdf5")
 
 
-def failure_relpath(dataset, algorithm, build_name, scenario=None, run_name=None):
+def failure_relpath(dataset, k, algorithm, build_name, scenario=None, run_name=None):
     """A failed build's record, or with scenario and run_name, a failed query pass's."""
     name = build_name if scenario is None else f"{run_name}__{scenario}"
-    return os.path.join(dataset, "failed", algorithm, f"{name}.json")
+    return os.path.join(dataset, "failed", f"k={k}", algorithm, f"{name}.json")
 
 
 def _tmp(path):
@@ -85,33 +88,43 @@ def read_result(path):
     return attrs, arrays
 
 
-def list_results(root=None, dataset=None):
+def is_regular_file(path):
+    """A plain file, not a symlink or anything else (never followed: it could point anywhere)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def list_results(root=None, dataset=None, problems=None):
+    """Result files, sorted; anything at a result's place that is no plain file is left out and,
+    with `problems` (a list), reported there as (path, reason)."""
     root = root or results_dir()
     pattern = os.path.join(root, dataset or "*", "*", "k=*", "*", "*.hdf5")
-    return sorted(glob.glob(pattern))
-
-
-def list_failures(root=None, dataset=None):
-    root = root or results_dir()
     out = []
-    for path in sorted(glob.glob(os.path.join(root, dataset or "*", "failed", "*", "*.json"))):
-        with open(path) as f:
-            out.append(json.load(f))
+    for path in sorted(glob.glob(pattern)):
+        if is_regular_file(path):
+            out.append(path)
+        elif problems is not None:
+            problems.append((path, "not a regular file (a symlink or other): skipped"))
     return out
 
 
-def move_into(run_dir, root):
-    """Moves every finished file of a run's own output directory into the results tree
-    (each rename is atomic), and returns the relative paths moved."""
-    moved = []
-    for dirpath, _, files in os.walk(run_dir):
-        for name in files:
-            if ".tmp-" in name:
-                continue  # unfinished: the run died while writing it
-            src = os.path.join(dirpath, name)
-            rel = os.path.relpath(src, run_dir)
-            dst = os.path.join(root, rel)
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            os.replace(src, dst)
-            moved.append(rel)
-    return moved
+def list_failures(root=None, dataset=None, problems=None):
+    """Failure records; unreadable ones are left out and, with `problems`, reported there."""
+    root = root or results_dir()
+    out = []
+    for path in sorted(glob.glob(os.path.join(root, dataset or "*", "failed", "k=*", "*", "*.json"))):
+        try:
+            if not is_regular_file(path):
+                raise ValueError("not a regular file (a symlink or other)")
+            with open(path) as f:
+                record = json.load(f)
+            if not isinstance(record, dict) or not isinstance(record.get("reason"), str) \
+                    or not isinstance(record.get("algorithm"), str):
+                raise ValueError("not a failure record (no algorithm or reason)")
+            out.append(record)
+        except (OSError, ValueError) as e:
+            if problems is not None:
+                problems.append((path, f"unreadable failure record: {str(e).splitlines()[0][:200]}"))
+    return out

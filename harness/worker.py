@@ -2,17 +2,23 @@
 
     python -m harness.worker --dataset D.hdf5 --job JOB.json --out RUN_DIR
 
-The same code runs in a local subprocess (--local) or inside the plugin's container. It writes
-one result file per (scenario, query arguments) into RUN_DIR as soon as that pass is done, so a
-crash later loses nothing finished; the host moves the files into results/. A pass that raises is
-written as a failure record and the next pass goes on; a build that raises ends the worker with
-a one-line error.
+The same code runs in a local subprocess (--local) or inside the plugin's container. It reads
+the host's copy of the dataset without its ground truth, and writes one result file per
+(scenario, query arguments) into RUN_DIR as soon as that pass is done, so a crash later loses
+nothing finished; the host checks each file and moves it into results/. A pass that raises (or
+returns ids that are not integers) is written as a failure report and the next pass goes on; a
+build that raises ends the worker with a one-line error.
+
+RUN_DIR/status.json says, at every moment, what the worker is doing and, at the end, whether it
+finished or why it failed, and whose fault that was ("plugin", or "host" for a full disk): the
+host reads the reason from it, not from the last line of a log.
 
 Timing: single-query mode runs on one thread (BLAS and OpenMP pools limited to one) and times
 each query, the filter-map construction separately from the search; batch mode gives the plugin
 chunks of queries and all cores. Of --runs passes the fastest is kept, with its own latencies.
 """
 import argparse
+import errno
 import importlib
 import json
 import os
@@ -30,26 +36,68 @@ from harness.filters import UNFILTERED
 from harness.results import failure_relpath, result_relpath, write_json, write_result
 
 BATCH_CHUNK = 256  # queries per batch call: bounds the filter maps held at once
+STATUS = "status.json"
+EXIT_HOST_FAULT = 75  # EX_TEMPFAIL: the host's fault (a full disk); the host retries it next time
+HOST_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def log(msg):
     print(msg, flush=True)
 
 
-class QueryPass:
-    """Timed passes of all test queries of one scenario with one set of query arguments."""
+class PluginError(Exception):
+    """A plugin broke the API (e.g. returned ids that are not integers): the pass fails."""
 
-    def __init__(self, ds, scenario, k, queries):
+
+class Status:
+    """RUN_DIR/status.json, rewritten atomically at each phase; the host reads it at the end."""
+
+    def __init__(self, out_dir):
+        self.path = os.path.join(out_dir, STATUS)
+        self.passes_done = 0
+        self.current = "starting"
+
+    def write(self, **record):
+        record["passes_done"] = self.passes_done
+        tmp = f"{self.path}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "w") as f:
+                json.dump(record, f)
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # a full disk: the exit code says it (EXIT_HOST_FAULT)
+
+    def phase(self, text):
+        self.current = text
+        self.write(state="running", phase=text)
+
+    def failed(self, reason, cause):
+        self.write(state="failed", reason=reason, cause=cause, phase=self.current)
+
+
+def host_fault(e):
+    return isinstance(e, OSError) and e.errno in HOST_ERRNOS
+
+
+class QueryPass:
+    """Timed passes of the job's queries of one scenario with one set of query arguments."""
+
+    def __init__(self, ds, scenario, k, query_ids):
         self.ds, self.scenario, self.k = ds, scenario, k
-        self.Q = ds.test[:queries]
+        self.Q = ds.test[query_ids]
         if scenario == UNFILTERED:
             self.rows, self.index = None, None
         else:
-            self.rows = ds.scenarios[scenario].query_labels.rows()[:queries]
+            labels = ds.scenarios[scenario].query_labels
+            self.rows = [labels.row(i) for i in query_ids]
             self.index = ds.label_index(scenario)
 
     def _store(self, ids, out, i):
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        ids = np.asarray(ids)
+        if ids.size and ids.dtype.kind not in "iu":
+            raise PluginError(f"returned ids of type {ids.dtype} for query {i}: ids must be integers "
+                              f"(float or string ids are never rounded or parsed)")
+        ids = ids.astype(np.int64).reshape(-1)
         if len(ids) > self.k:
             self.too_many += 1
             ids = ids[:self.k]
@@ -89,8 +137,10 @@ class QueryPass:
             if self.index is not None and uses_filter_map:
                 valid = self.index.filter_maps(rows, self.scenario)
                 t1 = time.perf_counter()
-            out = np.asarray(algo.batch_filtered_query(self.Q[a:b], k, rows, self.scenario, valid))
+            out = algo.batch_filtered_query(self.Q[a:b], k, rows, self.scenario, valid)
             t2 = time.perf_counter()
+            if len(out) != b - a:
+                raise PluginError(f"batch_filtered_query returned {len(out)} rows for {b - a} queries")
             search_s, filter_s = search_s + t2 - t1, filter_s + t1 - t0
             for j in range(b - a):
                 self._store(out[j], ids, a + j)
@@ -98,8 +148,10 @@ class QueryPass:
 
 
 def run_pass(algo, defn, ds, job, scenario, query_args, fit):
-    k, runs, nq = job["k"], job["runs"], job["queries"]
-    qp = QueryPass(ds, scenario, k, nq)
+    k, runs = job["k"], job["runs"]
+    query_ids = np.asarray(job["query_ids"], dtype=np.int64)
+    nq = len(query_ids)
+    qp = QueryPass(ds, scenario, k, query_ids)
     algo.set_query_arguments(**query_args)
     uses_map = defn.uses_filter_map
     algo.set_threads(1)
@@ -126,7 +178,7 @@ def run_pass(algo, defn, ds, job, scenario, query_args, fit):
                                   / (runs * nq)) if "distance_computations" in stats1 else None,
         "stats": {key: stats1[key] - stats0.get(key, 0) for key in stats1},
     }
-    arrays = {"neighbors": ids, "times": search_t, "filter_times": filter_t}
+    arrays = {"neighbors": ids, "times": search_t, "filter_times": filter_t, "query_ids": query_ids}
     if job["batch"]:
         algo.set_threads(system.available_cpus())
         best_batch = None
@@ -175,12 +227,9 @@ def fit_groups(defn, ds, todo):
     return list(groups.values())
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m harness.worker")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--job", required=True, help="path of the job JSON written by the runner")
-    p.add_argument("--out", required=True)
-    args = p.parse_args(argv)
+def work(args, status):
+    """Every pass of the job: one fit per base-label assignment, then its passes."""
+    status.phase("loading the dataset")
     with open(args.job) as f:
         job = json.load(f)
     defn = Definition(**job["definition"])
@@ -188,27 +237,33 @@ def main(argv=None):
     cls = getattr(importlib.import_module(defn.module), defn.cls)
     common = {"algorithm": defn.algorithm, "plugin": defn.plugin, "group": defn.group,
               "build_args": defn.build_args, "dataset": job["dataset"], "workload": job["workload"],
-              "queries": job["queries"], "dataset_hash": ds.content_hash,
+              "queries": len(job["query_ids"]), "query_sample_seed": job["query_sample_seed"],
+              "dataset_hash": job["dataset_hash"], "exact": defn.exact,
               "dataset_distance": ds.distance, "code_hash": job["code_hash"], "mode": job["mode"],
               "image_id": job.get("image_id"), "versions": system.package_versions(defn.packages),
               "label_aware": defn.label_aware, "uses_filter_map": defn.uses_filter_map,
+              "memory_limit": job.get("memory_limit"), "cpus": job.get("cpus"),
               # The CPU level native code was compiled for: set in the images; local builds are the host's.
               "march": os.environ.get("FILTERBENCH_MARCH", "local build"),
               **system.cpu_info()}
     for base_labels, items in fit_groups(defn, ds, job["todo"]):
+        status.phase(f"building {defn.algorithm} {defn.build_name}")
         log(f"fit {defn.algorithm} {defn.build_name}")
         algo, fit = fit_algorithm(cls, defn, ds, base_labels)
         log(f"  built in {fit['build_time']:.2f} s, index size {fit['index_size']} bytes ({fit['index_size_method']})")
         for item in items:
             scenario, query_args = item["scenario"], item["query_args"]
             run_name = defn.run_name(query_args)
+            status.phase(f"pass {scenario} {run_name}")
             try:
                 attrs, arrays = run_pass(algo, defn, ds, job, scenario, query_args, fit)
             except Exception as e:
+                if host_fault(e):
+                    raise
                 reason = f"{type(e).__name__}: {e}"
                 log(f"  {scenario} {run_name}: failed: {reason}")
-                write_json(os.path.join(args.out, failure_relpath(job["workload"], defn.algorithm, defn.build_name,
-                                                                  scenario, run_name)),
+                write_json(os.path.join(args.out, failure_relpath(job["workload"], job["k"], defn.algorithm,
+                                                                  defn.build_name, scenario, run_name)),
                            {"reason": reason, "traceback": traceback.format_exc(), "scenario": scenario,
                             "query_args": query_args, "time": time.time(), **common})
                 continue
@@ -216,16 +271,34 @@ def main(argv=None):
             attrs["finished"] = time.time()
             path = os.path.join(args.out, result_relpath(job["workload"], scenario, job["k"], defn.algorithm, run_name))
             write_result(path, attrs, arrays)
+            status.passes_done += 1
             log(f"  {scenario:15s} {run_name}: {attrs['qps']:.0f} QPS")
         algo.done()
         del algo
+    status.write(state="done")
     return 0
 
 
-if __name__ == "__main__":
+def main(argv=None):
+    """work(), with its failure written to status.json and told by the exit code."""
+    p = argparse.ArgumentParser(prog="python -m harness.worker")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--job", required=True, help="path of the job JSON written by the runner")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    system.die_with_parent()
+    system.restrict_cpus()
+    status = Status(args.out)
     try:
-        sys.exit(main())
-    except Exception as e:
+        return work(args, status)
+    except (Exception, KeyboardInterrupt) as e:  # MemoryError too: its reason is recorded
         traceback.print_exc()
-        print(f"error: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        reason = f"{type(e).__name__}: {e}"
+        host = host_fault(e)
+        status.failed(reason, "host" if host else "plugin")
+        print(f"error: {reason}", file=sys.stderr, flush=True)
+        return EXIT_HOST_FAULT if host else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

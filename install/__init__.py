@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 
-from harness.system import code_hash, native_files, uses_native
+from harness.system import code_hash, worker_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(ROOT, "install")
@@ -77,28 +77,9 @@ def _common_context(context, requirements, wheels):
 
 
 def app_files(plugin_dir):
-    """(source, path inside /app) of the code a plugin image runs."""
-    files = [(p, os.path.relpath(p, ROOT)) for p in sorted(
-        [os.path.join(ROOT, "harness", f) for f in os.listdir(os.path.join(ROOT, "harness")) if f.endswith(".py")]
-        + [os.path.join(ROOT, "algorithms", "__init__.py"), os.path.join(ROOT, "algorithms", "base.py")]
-        + (native_files() if uses_native(plugin_dir) else []))]
-    plugin_dir = os.path.abspath(plugin_dir)
-    parent = os.path.dirname(plugin_dir)
-    inside = os.path.relpath(parent, ROOT) if plugin_dir.startswith(ROOT + os.sep) else os.path.basename(parent)
-    # The packages above the plugin folder (tests/, tests/plugins/ ...) need their __init__.py.
-    package = inside
-    while package and package != ".":
-        init = os.path.join(ROOT if plugin_dir.startswith(ROOT + os.sep) else os.path.dirname(parent), package,
-                            "__init__.py")
-        if os.path.exists(init):
-            files.append((init, os.path.join(package, "__init__.py")))
-        package = os.path.dirname(package)
-    for dirpath, _, names in os.walk(plugin_dir):
-        for name in names:
-            if "__pycache__" not in dirpath and not name.endswith(".pyc"):
-                full = os.path.join(dirpath, name)
-                files.append((full, os.path.join(inside, os.path.relpath(full, parent))))
-    return sorted(set(files), key=lambda f: f[1])
+    """(source, path inside /app) of the code a plugin image runs: exactly what the code hash
+    covers (harness.system.worker_files)."""
+    return [(path, os.path.relpath(path, root)) for path, root in worker_files(plugin_dir)]
 
 
 def host_debian_mirror():

@@ -1,21 +1,43 @@
 """Plugin configs: grids expand as cartesian products, constraints skip and count, errors name file and key."""
+import os
+import subprocess
+import sys
 import textwrap
+import time
 
 import pytest
 
 from harness.definitions import ConfigError, MAX_DEFAULT_BUILDS, expand, load_all, load_config, select
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def write(tmp_path, text, plugin="toy"):
-    folder = tmp_path / plugin
+TOY_MODULE = """
+    from algorithms.base import FilteredANN
+
+
+    class Toy(FilteredANN):
+        def __init__(self, distance, mode="fast", M=4, L=8):
+            super().__init__(distance)
+
+        def set_query_arguments(self, ef=8):
+            self.ef = ef
+    """
+
+
+def write(tmp_path, text, plugin="toy", module=TOY_MODULE):
+    """A plugin folder tmp_path/plugins/<plugin>/ (importable as plugins.<plugin>.module)."""
+    folder = tmp_path / "plugins" / plugin
     folder.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "plugins" / "__init__.py").write_text("")
+    (folder / "__init__.py").write_text("")
+    (folder / "module.py").write_text(textwrap.dedent(module))
     path = folder / "config.yml"
     path.write_text(textwrap.dedent(text))
     return str(path)
 
 
 TOY = """
-    module: toy.module
+    module: plugins.toy.module
     algorithms:
       toy:
         class: Toy
@@ -44,7 +66,7 @@ def test_grid_is_the_cartesian_product_and_constraints_skip_and_count(tmp_path):
 
 def test_selection_by_plugin_algorithm_group_and_qualified_group(tmp_path):
     write(tmp_path, TOY)
-    configs = load_all(str(tmp_path))
+    configs = load_all(str(tmp_path / "plugins"))
     groups = lambda sel: [g.name for _, g in select(configs, sel)]
     assert groups(["toy"]) == ["grid"]                # defaults: neither smoke nor opt-in
     assert groups(["smoke"]) == ["smoke"]
@@ -66,7 +88,7 @@ def test_selection_by_plugin_algorithm_group_and_qualified_group(tmp_path):
      "algorithms.a.runs.smoke.constraints[0]: 'M <' is not a valid expression"),
     ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {build: {M: 2}, constraints: ['K > 1']}}}}\n",
      "uses 'K', which is no build or query argument"),
-    ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {constraints: ['__import__(1)']}}}}\n", "uses '__import__'"),
+    ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {constraints: ['__import__(1)']}}}}\n", "may only call min, max, abs"),
 ])
 def test_malformed_configs_name_file_and_key(tmp_path, text, where):
     path = write(tmp_path, text)
@@ -88,3 +110,99 @@ def test_every_plugin_loads_has_smoke_and_small_default_groups():
             assert builds >= 1, (cfg.name, dimension)
         total += 1
     assert total == len(configs)
+
+
+# --- Config edge cases: each mistake is one line naming the file and key, at load -----------------
+
+@pytest.mark.parametrize("constraint, message", [
+    ("M < 9**9**9", "too large to evaluate"),
+    ("M < 2 ** 100000", "too large to evaluate"),
+    ("mode > 3", "compares 'fast' with 3: a string with a number"),
+    ("mode * 1000000000 > 1", "does arithmetic on 'fast'"),
+    ("M / 0 > 1", "division by zero"),
+])
+def test_constraints_are_evaluated_safely_with_bounded_cost(tmp_path, constraint, message):
+    text = TOY.replace('constraints: ["L >= 2 * M", "ef >= M"]', f'constraints: ["{constraint}"]')
+    path = write(tmp_path, text)
+    start = time.time()
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert time.time() - start < 2
+    assert path in str(e.value) and "runs.grid.constraints" in str(e.value) and message in str(e.value)
+    assert len(str(e.value).splitlines()) == 1
+
+
+def test_constraints_on_the_dimension_are_checked_when_it_is_known(tmp_path):
+    text = TOY.replace('constraints: ["L >= 2 * M", "ef >= M"]', 'constraints: ["dimension ** dimension > M"]')
+    [cfg] = load_config(write(tmp_path, text))
+    with pytest.raises(ConfigError, match="too large to evaluate"):
+        expand(cfg, cfg.groups["grid"], dimension=384)
+
+
+@pytest.mark.parametrize("edit, where", [
+    (("build: {M: [4, 8, 16], L: [8, 32]}", "build: {M: [4, 8, 16], L: [8, 32], efConstruction: [10]}"),
+     "runs.grid.build.efConstruction: Toy.__init__ takes no argument 'efConstruction' (it takes: mode, M, L)"),
+    (("query: {ef: [10, 20]}", "query: {ef: [10, 20], efSearch: [5]}"),
+     "runs.grid.query.efSearch: Toy.set_query_arguments takes no argument 'efSearch' (it takes: ef)"),
+    (("args: {mode: fast}", "args: {mode: fast, typo: 1}"), "args.typo: Toy.__init__ takes no argument 'typo'"),
+])
+def test_arguments_are_checked_against_the_plugin_class_at_load(tmp_path, edit, where):
+    path = write(tmp_path, TOY.replace(*edit))
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert str(e.value).startswith(path) and where in str(e.value)
+
+
+def test_arguments_are_read_from_base_classes_and_kwargs_leave_them_open(tmp_path):
+    derived = TOY_MODULE + """
+
+    class Derived(Toy):
+        pass
+
+
+    class Open(FilteredANN):
+        def __init__(self, distance, **anything):
+            super().__init__(distance)
+    """
+    text = """
+    module: plugins.toy.module
+    algorithms:
+      derived: {class: Derived, runs: {smoke: {build: {M: 4}, query: {ef: 1}}}}
+      open: {class: Open, runs: {smoke: {build: {whatever: 1}}}}
+    """
+    assert [c.name for c in load_config(write(tmp_path, text, module=derived))] == ["derived", "open"]
+    bad = text.replace("query: {ef: 1}", "query: {nprobe: 1}")
+    with pytest.raises(ConfigError, match="Derived.set_query_arguments takes no argument 'nprobe'"):
+        load_config(write(tmp_path, bad, module=derived))
+
+
+def test_every_plugin_names_its_arguments():
+    # No plugin class takes **kwargs, so every config of the project is checked.
+    from harness.definitions import _method_parameters, _search_roots
+    for cfg in load_all().values():
+        for method in ("__init__", "set_query_arguments"):
+            names, open_ended = _method_parameters(cfg.module, cfg.cls, method, _search_roots(cfg.path))
+            assert not open_ended, (cfg.name, method)
+
+
+@pytest.mark.parametrize("name, where", [("../../../../x", "algorithms.../../../../x"), ("a/b", "algorithms.a/b"),
+                                         (".hidden", "algorithms..hidden")])
+def test_names_that_are_not_one_path_component_are_refused(tmp_path, name, where):
+    text = TOY.replace("  toy:\n", f"  '{name}':\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text))
+    assert where in str(e.value) and "is not a safe name" in str(e.value)
+
+
+def test_group_names_are_checked_too(tmp_path):
+    with pytest.raises(ConfigError, match=r"runs\.\.\./x: run group name '\.\./x' is not a safe name"):
+        load_config(write(tmp_path, TOY.replace("big: {opt_in", "'../x': {opt_in")))
+
+
+def test_missing_module_and_missing_plugin_directory(tmp_path):
+    with pytest.raises(ConfigError, match="module: 'plugins.toy.nope' is no Python file"):
+        load_config(write(tmp_path, TOY.replace("plugins.toy.module", "plugins.toy.nope")))
+    for args, message in [(["--plugins", str(tmp_path / "nonexistent")], "no such plugin directory"),
+                          (["--plugins", str(tmp_path / "plugins" / "toy")], "holds no plugin folder")]:
+        proc = subprocess.run([sys.executable, "run.py", "--local", *args], cwd=ROOT, capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

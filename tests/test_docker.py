@@ -1,11 +1,15 @@
-"""Plugins in their own containers on a real Docker engine: isolation, faults, same numbers as --local.
+"""Plugins in their own containers on a real Docker engine: isolation, hardening, faults, ownership,
+supervision, same numbers as --local.
 
 Needs a running engine and images built by `python -m install` (.ci/run does both). Outside CI
 the tests skip when no engine answers; in CI they fail."""
+import glob
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -179,6 +183,13 @@ def test_fashion_mnist_resnet_dataset_trains_in_its_image(engine, tmp_path):
     assert "epoch 1: train loss" in proc.stdout and "label precision@5" in proc.stdout
     ds = Dataset(str(tmp_path / "fashion-mnist-xs.hdf5"))
     assert (ds.n, ds.d, ds.nq) == (2000, 512, 200) and (ds.labels.sizes() == 1).all()
+    # Exact search scores 1.000 on it, like on every dataset the project builds (test_trust.py).
+    exact = subprocess.run([sys.executable, "run.py", "--local", "--runs", "1", "--results", str(tmp_path / "results"),
+                            "--dataset", str(tmp_path / "fashion-mnist-xs.hdf5"), "--algorithm", "bruteforce",
+                            "--algorithm", "faiss-flat"], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert exact.returncode == 0 and "HARNESS DEFECT" not in exact.stdout, exact.stdout + exact.stderr
+    rows = collect(str(tmp_path / "results"), "fashion-mnist-xs", datasets_lookup=lambda n: str(tmp_path / "fashion-mnist-xs.hdf5"))
+    assert len(rows) == 2 * len(ds.scenario_names) and all(r["recall"] == 1.0 for r in rows)
     report = json.loads(ds.attrs["training_report"])
     assert report["arch"] == "resnet18" and report["weights"] == "random (trained from scratch)"
     assert set(report["epochs"][0]) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_precision",
@@ -199,3 +210,94 @@ def test_fashion_mnist_resnet_dataset_trains_in_its_image(engine, tmp_path):
     proc = subprocess.run(build, capture_output=True, text=True, cwd=ROOT, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert Dataset(str(tmp_path / "fashion-mnist-xs.hdf5")).content_hash == Dataset(str(tmp_path / "first.hdf5")).content_hash
+
+
+def test_containers_are_hardened_and_have_a_default_memory_limit(isolation_image, xxs, tmp_path):
+    from harness.runner import PIDS_LIMIT, default_memory_limit
+    proc = run("--dataset", xxs, "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "reports-limits",
+               results=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [record] = list_failures(str(tmp_path))
+    limits = dict(word.split("=") for word in record["reason"].split(" (while")[0].split(": ", 1)[1].split())
+    assert int(limits["CapEff"], 16) == 0 and limits["NoNewPrivs"] == "1" and limits["uid"] == "1000"
+    assert int(limits["pids"]) == PIDS_LIMIT
+    assert int(limits["memory"]) == int(default_memory_limit()[:-1]) << 20
+
+
+def test_a_container_cannot_forge_results_or_read_the_ground_truth(isolation_image, xxs, tmp_path):
+    results = tmp_path / "results"
+    assert run("--dataset", xxs, "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "exact",
+               results=results).returncode == 0
+    [real] = glob.glob(str(results / "random-filter-xxs" / "containment" / "k=10" / "exact" / "*.hdf5"))
+    before = open(real, "rb").read()
+    proc = run("--dataset", xxs, "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "forger",
+               results=results)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert open(real, "rb").read() == before
+    [record] = list_failures(str(results))
+    assert record["algorithm"] == "forger" and "wrote files it does not own, rejected" in record["reason"]
+    assert "containment/k=10/exact/default__default.hdf5: not a file of this job" in record["reason"] \
+        or "more" in record["reason"]
+    for dirpath, dirnames, names in os.walk(results):
+        assert not any(os.path.islink(os.path.join(dirpath, n)) for n in names + dirnames)
+    log = open(results / "random-filter-xxs" / "logs" / "forger" / "victim=exact.log").read()
+    assert "ground truth in the worker's dataset: none" in log
+
+
+def test_paths_with_a_colon_work(isolation_image, xxs, tmp_path):
+    odd = tmp_path / "with:colon"
+    odd.mkdir()
+    dataset = odd / "data:set.hdf5"
+    import shutil
+    shutil.copy(xxs, dataset)
+    proc = run("--dataset", str(dataset), "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "exact",
+               results=odd / "results")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _containers(label_value=None):
+    import docker
+    from harness.runner import CONTAINER_LABEL
+    wanted = CONTAINER_LABEL if label_value is None else f"{CONTAINER_LABEL}={label_value}"
+    return docker.from_env().containers.list(all=True, filters={"label": wanted})
+
+
+def test_a_killed_run_leaves_no_container_and_stale_ones_are_removed(isolation_image, xxs, tmp_path):
+    import docker
+    from harness.runner import CONTAINER_LABEL
+    cmd = [sys.executable, os.path.join(ROOT, "run.py"), "--runs", "1", "--results", str(tmp_path), "--dataset", xxs,
+           "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "sleeps"]
+    sweep = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not [c for c in _containers() if c.labels[CONTAINER_LABEL].split(":")[1] == str(sweep.pid)]:
+        assert time.time() < deadline, "no container started"
+        time.sleep(0.2)
+    sweep.kill()  # SIGKILL: run.py cannot clean up; its watcher does
+    sweep.wait()
+    deadline = time.time() + 30
+    while [c for c in _containers() if c.labels[CONTAINER_LABEL].split(":")[1] == str(sweep.pid)]:
+        assert time.time() < deadline, "the container outlived run.py"
+        time.sleep(0.2)
+    # A container whose run.py is gone (here: a made-up one) is removed by the next run.py.
+    image = docker.from_env().images.get("filterbench-isolation:latest")
+    stale = docker.from_env().containers.create(image.id, ["sleep", "600"], labels={
+        CONTAINER_LABEL: f"{socket.gethostname()}:999999:0"})
+    proc = run("--dataset", xxs, "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "exact",
+               results=tmp_path / "again")
+    assert "removed 1 containers left running by a run.py that was killed" in proc.stdout, proc.stdout + proc.stderr
+    assert stale.id not in {c.id for c in _containers()}
+
+
+def test_sigterm_stops_the_container(isolation_image, xxs, tmp_path):
+    from harness.runner import CONTAINER_LABEL
+    cmd = [sys.executable, os.path.join(ROOT, "run.py"), "--runs", "1", "--results", str(tmp_path), "--dataset", xxs,
+           "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "sleeps"]
+    sweep = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not [c for c in _containers() if c.labels[CONTAINER_LABEL].split(":")[1] == str(sweep.pid)]:
+        assert time.time() < deadline, "no container started"
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGTERM)
+    _, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 128 + signal.SIGTERM and err.strip().startswith("stopped by SIGTERM")
+    assert not [c for c in _containers() if c.labels[CONTAINER_LABEL].split(":")[1] == str(sweep.pid)]

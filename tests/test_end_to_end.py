@@ -114,12 +114,14 @@ def test_export_writes_csv_and_json(smoke, small, tmp_path):
 
 def test_faults_are_recorded_and_the_sweep_goes_on(xxs, tmp_path):
     plugins = os.path.join(ROOT, "tests", "plugins")
-    faulty = ["--plugins", plugins, "--algorithm", "faulty", "--scenario", "containment", "--timeout", "5"]
+    faulty = ["--plugins", plugins, "--scenario", "containment", "--timeout", "5"]
+    for name in ("crash", "hang", "hard-exit", "fails-one-pass", "ignores-filter", "good"):
+        faulty += ["--algorithm", name]
     proc = run("--dataset", xxs, *faulty, results=tmp_path)
     assert proc.returncode == 1  # some builds failed
     reasons = {f["algorithm"]: f["reason"] for f in list_failures(str(tmp_path))}
     assert "RuntimeError: index construction exploded" in reasons["crash"]
-    assert reasons["hang"].startswith("timeout: killed after 5")
+    assert reasons["hang"].startswith("timeout: killed after 5 s (--timeout) while building hang default")
     assert reasons["hard-exit"].startswith("exit code 3")
     assert "ValueError: cannot search with bad=1" in reasons["fails-one-pass"]
     rows = collect(str(tmp_path), "random-filter-xxs", datasets_lookup=lambda name: xxs)

@@ -88,14 +88,6 @@ def test_yfcc_converts_from_the_track_formats_and_runs(tmp_path):
     assert "bruteforce" in proc.stdout and "<0.9" not in proc.stdout.split("bruteforce")[-1].splitlines()[0]
 
 
-def test_yfcc_without_source_is_one_line(tmp_path):
-    env = dict(os.environ, FILTERBENCH_RAW=str(tmp_path), FILTERBENCH_DATA=str(tmp_path / "data"))
-    proc = subprocess.run([sys.executable, "run.py", "--local", "--dataset", "yfcc"], capture_output=True, text=True,
-                          cwd=ROOT, env=env)
-    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 2  # "building ..." and the error
-    assert "YFCC source files missing" in proc.stderr and "--source" in proc.stderr
-
-
 def test_fanns_release_and_generic_imports_run(tmp_path):
     from datasets.formats import write_label_lines
     rng = np.random.default_rng(3)

@@ -17,6 +17,8 @@ from collections import defaultdict
 import jinja2
 import numpy as np
 
+from harness.metrics import EXACT_RECALL_FLOOR
+from harness.results import is_regular_file
 from website import plots
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,7 +54,10 @@ def leaderboard(rows, qps_key="qps", recall_key="recall"):
             by_algo[r["algorithm"]].append(r)
     board = []
     for algo, rs in by_algo.items():
-        entry = {"algorithm": algo, "best_recall": max(r[recall_key] for r in rs), "notes": integrity(rs)}
+        entry = {"algorithm": algo, "best_recall": max(r[recall_key] for r in rs), "notes": integrity(rs),
+                 "exact": any(r.get("exact") for r in rs)}
+        if entry["exact"] and entry["best_recall"] < EXACT_RECALL_FLOOR:
+            entry["notes"].insert(0, f"HARNESS DEFECT: an exact method below recall {EXACT_RECALL_FLOOR}")
         for t in TARGETS:
             ok = [r for r in rs if r[recall_key] >= t]
             entry[f"qps@{t}"] = max((r[qps_key] for r in ok), default=None)
@@ -75,6 +80,8 @@ class Site:
         self.env.filters.update(num=_num, size=_size, slug=slug, args=args_text)
         self.tables = []  # (id, title, columns, rows) for raw.html
         self.unscored = []  # rows whose metrics could not be computed (e.g. the dataset changed)
+        self.skipped = []  # (path, reason) of files that could not be read: listed, never fatal
+        self.defects = []  # rows where an exact plugin scored below 0.999: the harness is wrong
 
     def table(self, table_id, title, columns, rows):
         """Registers a table for download as CSV and JSON; returns its link stem."""
@@ -112,7 +119,8 @@ class Site:
                                "batch_csv": self.table(tid + "-batch", f"Batch leaderboard {w} {scenario} k={k}",
                                                        cols, batch) if batch else None})
         self.render("index.html", "index.html", boards=boards, targets=TARGETS, headline=HEADLINE,
-                    failures=self.failures, workloads=workloads, unscored=self.unscored)
+                    failures=self.failures, workloads=workloads, unscored=self.unscored, skipped=self.skipped,
+                    defects=self.defects)
         for w in workloads:
             self.dataset_page(w, [r for r in self.rows if r["workload"] == w])
         for algo in sorted({r["algorithm"] for r in self.rows}):
@@ -183,9 +191,13 @@ class Site:
             for dirpath, dirnames, files in os.walk(results_root):
                 dirnames[:] = [d for d in dirnames if not d.startswith(".")]
                 for name in files:
-                    if name.endswith((".hdf5", ".json", ".log")) and not name.startswith("."):
-                        full = os.path.join(dirpath, name)
-                        tar.add(full, arcname=os.path.join("results", os.path.relpath(full, results_root)))
+                    full = os.path.join(dirpath, name)
+                    # Plain files only: a symlink in results/ could point at anything on this machine.
+                    if name.endswith((".hdf5", ".json", ".log")) and not name.startswith(".") and is_regular_file(full):
+                        try:
+                            tar.add(full, arcname=os.path.join("results", os.path.relpath(full, results_root)))
+                        except OSError as e:
+                            self.skipped.append((full, f"left out of the archive: {e.strerror}"))
         return {"path": "results.tar.gz", "size": os.path.getsize(path)}
 
 
@@ -244,17 +256,23 @@ def _plain(v):
 
 
 def build_site(results_root, out, datasets_lookup=None):
+    """Renders every readable result; what cannot be read is listed on the home page with its
+    reason (and returned in site.skipped), never fatal."""
     from datasets import dataset_path
     from harness.definitions import load_all
-    from harness.export import collect
+    from harness.export import collect, harness_defects
     from harness.results import list_failures
     lookup = datasets_lookup or dataset_path
-    rows = collect(results_root, datasets_lookup=lookup)
+    skipped = []
+    rows = collect(results_root, datasets_lookup=lookup, problems=skipped)
+    failures = list_failures(results_root, problems=skipped)
     unscored = [r for r in rows if "error" in r]
     rows = [r for r in rows if "error" not in r]
     os.makedirs(out, exist_ok=True)
     shutil.copy(os.path.join(HERE, "templates", "style.css"), os.path.join(out, "style.css"))
-    site = Site(rows, list_failures(results_root), out, lookup, load_all())
+    site = Site(rows, failures, out, lookup, load_all())
     site.unscored = unscored
+    site.skipped = [(os.path.relpath(p, results_root), why) for p, why in skipped]
+    site.defects = harness_defects(rows)
     site.build(results_root)
     return site

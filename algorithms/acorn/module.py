@@ -21,8 +21,8 @@ ACORN_1_FALLBACK = 0.05
 class Acorn(NativeIndex):
     native_class = "Acorn"
 
-    def __init__(self, distance, M=32, gamma=1, M_beta=None, efConstruction=0, seed=100, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, M=32, gamma=1, M_beta=None, efConstruction=0, seed=100):
+        super().__init__(distance)
         self.M, self.gamma = int(M), int(gamma)
         self.M_beta = int(M_beta) if M_beta is not None else 2 * self.M
         self.efConstruction, self.seed = int(efConstruction), int(seed)

@@ -13,8 +13,8 @@ DATASET_METRICS = {"euclidean": "euclidean", "angular": "angular", "ip": "dot"}
 
 
 class Annoy(FilteredANN):
-    def __init__(self, distance, n_trees=100, metric="dataset", seed=1, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, n_trees=100, metric="dataset", seed=1):
+        super().__init__(distance)
         if metric not in ("dataset", "angular", "euclidean", "manhattan", "dot"):
             raise ValueError(f"annoy: metric must be dataset, angular, euclidean, manhattan or dot, not '{metric}'")
         self.metric = DATASET_METRICS[distance] if metric == "dataset" else metric

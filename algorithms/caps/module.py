@@ -19,8 +19,8 @@ SCENARIOS = ("unfiltered", "equality", "fixed_equality")
 class Caps(NativeIndex):
     native_class = "Caps"
 
-    def __init__(self, distance, partitions=1024, height=8, kmeans_iterations=20, seed=1234, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, partitions=1024, height=8, kmeans_iterations=20, seed=1234):
+        super().__init__(distance)
         if distance not in METRICS:
             raise ValueError(f"CAPS: distance must be one of {', '.join(METRICS)}, not '{distance}'")
         if int(partitions) < 1 or int(height) < 0:

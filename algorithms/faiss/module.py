@@ -19,13 +19,17 @@ class FaissIndex(FilteredANN):
 
     supports_in_search = False
 
-    def __init__(self, distance, filtering="post", **build_args):
-        super().__init__(distance, **build_args)
+    def __init__(self, distance, filtering="post"):
+        super().__init__(distance)
         if filtering not in FILTERINGS or (filtering == "in-search" and not self.supports_in_search):
             allowed = FILTERINGS if self.supports_in_search else ("post",)
             raise ValueError(f"{type(self).__name__}: filtering must be one of {allowed}, not '{filtering}'")
         self.filtering = filtering
-        self.query_args = {}
+        self.max_depth = 0
+
+    def set_query_arguments(self, max_depth=0):
+        """max_depth: the most results a post-filtered search asks for (0: half the base)."""
+        self.max_depth = max_depth
 
     def factory(self, d):
         raise NotImplementedError
@@ -62,7 +66,7 @@ class FaissIndex(FilteredANN):
             return self._search(q, k)
         if self.filtering == "in-search":
             return self._search(q, k, faiss.IDSelectorBitmap(valid))
-        return post_filter(lambda depth: self._search(q, depth), k, valid, self.n, self.query_args.get("max_depth"))
+        return post_filter(lambda depth: self._search(q, depth), k, valid, self.n, self.max_depth)
 
     def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
         if valid_rows is None:  # faiss batches unfiltered queries itself, across its threads
@@ -81,16 +85,27 @@ class FaissIndex(FilteredANN):
 
 
 class FaissFlat(FaissIndex):
+    """Exact: the post-filter depth may grow to the whole base (max_depth 0), so every valid vector
+    can be found however few pass."""
+
     def factory(self, d):
         return "Flat"
+
+    def set_query_arguments(self, max_depth=0):
+        self.max_depth = max_depth or self.n
 
 
 class FaissHNSW(FaissIndex):
     supports_in_search = True
 
-    def __init__(self, distance, M=32, efConstruction=40, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, M=32, efConstruction=40, filtering="post"):
+        super().__init__(distance, filtering)
         self.M, self.efConstruction = int(M), int(efConstruction)
+        self.efSearch = 16
+
+    def set_query_arguments(self, efSearch=16, max_depth=0):
+        super().set_query_arguments(max_depth)
+        self.efSearch = int(efSearch)
 
     def factory(self, d):
         return f"HNSW{self.M},Flat"
@@ -99,7 +114,7 @@ class FaissHNSW(FaissIndex):
         self.index.hnsw.efConstruction = self.efConstruction
 
     def search_params(self, depth, selector):
-        ef = max(int(self.query_args.get("efSearch", 16)), depth)
+        ef = max(self.efSearch, depth)
         return faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
 
     def stats(self):
@@ -110,26 +125,31 @@ class FaissIVF(FaissIndex):
     """IVF with flat, scalar-quantized (SQ8) or product-quantized (PQ, m sub-vectors × nbits) codes."""
     supports_in_search = True
 
-    def __init__(self, distance, nlist=1024, encoding="Flat", m=8, nbits=8, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, nlist=1024, encoding="Flat", m=8, nbits=8, filtering="post"):
+        super().__init__(distance, filtering)
         if encoding not in ("Flat", "SQ8", "PQ"):
             raise ValueError(f"faiss IVF: encoding must be Flat, SQ8 or PQ, not '{encoding}'")
         self.nlist, self.encoding, self.m, self.nbits = int(nlist), encoding, int(m), int(nbits)
+        self.nprobe = 1
+
+    def set_query_arguments(self, nprobe=1, max_depth=0):
+        super().set_query_arguments(max_depth)
+        self.nprobe = int(nprobe)
 
     def factory(self, d):
         code = f"PQ{self.m}x{self.nbits}" if self.encoding == "PQ" else self.encoding
         return f"IVF{self.nlist},{code}"
 
     def search_params(self, depth, selector):
-        return faiss.SearchParametersIVF(nprobe=int(self.query_args.get("nprobe", 1)), sel=selector)
+        return faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector)
 
     def stats(self):
         return {"distance_computations": int(faiss.cvar.indexIVF_stats.ndis)}
 
 
 class FaissPQ(FaissIndex):
-    def __init__(self, distance, m=8, nbits=8, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, m=8, nbits=8):
+        super().__init__(distance)
         self.m, self.nbits = int(m), int(nbits)
 
     def factory(self, d):
@@ -139,8 +159,8 @@ class FaissPQ(FaissIndex):
 class FaissLSH(FaissIndex):
     """Random-projection LSH with `nbits` bits, searched by Hamming distance."""
 
-    def __init__(self, distance, nbits=256, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, nbits=256):
+        super().__init__(distance)
         self.nbits = int(nbits)
 
     def fit(self, X, labels):

@@ -10,8 +10,8 @@ SPACES = {"euclidean": "l2", "angular": "cosine", "ip": "ip"}
 
 
 class Hnswlib(FilteredANN):
-    def __init__(self, distance, M=16, efConstruction=200, filtering="callback", seed=100, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, M=16, efConstruction=200, filtering="callback", seed=100):
+        super().__init__(distance)
         if filtering not in ("callback", "post"):
             raise ValueError(f"hnswlib: filtering must be 'callback' or 'post', not '{filtering}'")
         self.M, self.efConstruction, self.filtering, self.seed = int(M), int(efConstruction), filtering, int(seed)

@@ -21,8 +21,8 @@ NO_LABELS = np.zeros(0, dtype=np.int32)
 class Ung(NativeIndex):
     native_class = "Ung"
 
-    def __init__(self, distance, R=32, L_build=100, alpha=1.2, cross_edges=6, seed=100, **kw):
-        super().__init__(distance, **kw)
+    def __init__(self, distance, R=32, L_build=100, alpha=1.2, cross_edges=6, seed=100):
+        super().__init__(distance)
         if distance not in METRICS:
             raise ValueError(f"UNG: distance must be one of {', '.join(METRICS)}, not '{distance}'")
         self.params = dict(R=int(R), L_build=int(L_build), alpha=float(alpha), cross_edges=int(cross_edges),

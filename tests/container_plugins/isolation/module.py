@@ -10,6 +10,7 @@ import numpy as np
 
 from algorithms.base import FilteredANN
 from harness.filters import bitset_to_ids
+from tests.plugins.faulty.module import Forger  # noqa: F401 (a plugin of this image too)
 
 SENTINEL = "/var/tmp/filterbench-host-sentinel"  # written on the host by the test, never mounted
 PORT = 47391  # the test listens here on the host's loopback
@@ -64,3 +65,21 @@ class Allocates(Exact):
 class Raises(Exact):
     def fit(self, X, labels):
         raise RuntimeError("plugin gave up")
+
+
+class ReportsLimits(Exact):
+    """Fails on purpose with what the container allows it: effective capabilities, whether it may
+    gain privileges, and its pids and memory limits (cgroup v1 or v2)."""
+
+    def fit(self, X, labels):
+        status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+
+        def first(*paths):
+            for path in paths:
+                if os.path.exists(path):
+                    return open(path).read().strip()
+            return "?"
+        pids = first("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max")
+        memory = first("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+        raise RuntimeError(f"CapEff={status['CapEff'].strip()} NoNewPrivs={status['NoNewPrivs'].strip()} "
+                           f"pids={pids} memory={memory} uid={os.getuid()}")
