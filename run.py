@@ -16,7 +16,7 @@ sys.path.insert(0, ROOT)
 
 from tqdm import tqdm  # noqa: E402
 
-from harness.filters import SCENARIOS, UNFILTERED  # noqa: E402
+from harness.filters import UNFILTERED  # noqa: E402
 from harness.export import defect_line, harness_defects  # noqa: E402
 from harness.runner import Interrupted  # noqa: E402
 
@@ -29,8 +29,10 @@ def parse_args(argv):
     p.add_argument("--algorithm", action="append", default=[], metavar="NAME",
                    help="plugin, algorithm, run group or algorithm/group; repeatable (default: every default group)")
     p.add_argument("--scenario", default="all",
-                   help=f"one of {', '.join((UNFILTERED,) + SCENARIOS)}, or all (default)")
-    p.add_argument("-k", "--count", type=int, default=10, help="neighbours per query (default: 10)")
+                   help=f"{UNFILTERED}, a scenario of the dataset (python -m datasets info NAME lists them), or all "
+                        f"(default)")
+    p.add_argument("-k", "--count", type=counts, default=(10,), metavar="K[,K...]",
+                   help="neighbours per query (default: 10); several, e.g. 1,10,100, are all searched with each build")
     p.add_argument("--runs", type=int, default=3, help="timed passes per query set; the fastest is kept (default: 3)")
     p.add_argument("--queries", type=int, default=0, metavar="N",
                    help="use a seeded random sample of N queries, the same for every plugin, for quick checks "
@@ -48,12 +50,21 @@ def parse_args(argv):
     p.add_argument("--results", default=None, help="results directory (default: results/)")
     p.add_argument("--plugins", default=None, metavar="DIR",
                    help="directory of plugin folders (default: algorithms/); its parent must be importable")
-    p.add_argument("--list-algorithms", action="store_true", help="list plugins, their run groups, scenarios and distances")
+    p.add_argument("--list-algorithms", action="store_true",
+                   help="list plugins, their run groups, the predicates they answer and their distances")
     p.add_argument("--list-datasets", action="store_true", help="list the datasets that can be built or are present")
     args = p.parse_args(argv)
-    if args.count < 1 or args.runs < 1 or args.timeout <= 0 or args.queries < 0:
+    if min(args.count) < 1 or args.runs < 1 or args.timeout <= 0 or args.queries < 0:
         p.error("--count and --runs must be at least 1, --timeout positive, --queries not negative")
     return args
+
+
+def counts(text):
+    """-k 10 or -k 1,10,100: the distinct values, in the order given."""
+    try:
+        return tuple(dict.fromkeys(int(v) for v in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of neighbours or a comma-separated list of them")
 
 
 def list_algorithms(configs):
@@ -62,8 +73,9 @@ def list_algorithms(configs):
         print(f"{cfg.name}  ({cfg.plugin}/config.yml, class {cfg.cls})")
         if cfg.description:
             print(f"    {cfg.description}")
-        print(f"    scenarios: unfiltered, {', '.join(cfg.scenarios) or '-'}; distances: {', '.join(cfg.distances)}"
-              f"{'; label-aware' if cfg.label_aware else ''}")
+        answers = "every predicate (from the filter map)" if cfg.predicates == "all" else ", ".join(cfg.predicates)
+        print(f"    answers: {answers}; distances: {', '.join(cfg.distances)}"
+              f"{'; built on the attribute its predicate reads' if cfg.builds_on_attribute else ''}")
         for g in cfg.groups.values():
             kind = "opt-in" if (g.opt_in or g.name == "smoke") else "default"
             n_builds = len(expand(cfg, g, None)[0]) if not any("dimension" in c for c in g.constraints) else "?"
@@ -74,11 +86,13 @@ def list_algorithms(configs):
 
 
 def list_datasets():
-    from datasets import DATASETS, dataset_path
+    from datasets import DATASETS, dataset_path, other_datasets
     for spec in DATASETS.values():
         path = dataset_path(spec.name)
         state = "built" if os.path.exists(path) else "not built (built on first use)"
         print(f"{spec.name:22s} {spec.size:32s} {spec.source:12s} {state}")
+    for name, size, source in other_datasets():
+        print(f"{name:22s} {size:32s} {source[:60]} (imported or a subset, in data/)")
     print("NAME@P%                a seeded P% of NAME's base (1 to 99), its queries, ground truth anew: "
           "the scalability experiment")
 
@@ -98,11 +112,13 @@ def summarize(rows, k):
             b["qps"] = r["qps"]
     if not best:
         return "no results to summarize", [defect_line(r) for r in harness_defects(rows)]
-    scenarios = [s for s in (UNFILTERED,) + SCENARIOS if any(sc == s for _, sc in best)]
+    scenarios = list(dict.fromkeys([UNFILTERED] * any(sc == UNFILTERED for _, sc in best)
+                                   + [r["scenario"] for r in rows if (r["algorithm"], r["scenario"]) in best]))
     algorithms = sorted({a for a, _ in best})
     width = max(len(a) for a in algorithms) + 2
+    column = max([16] + [len(s) + 2 for s in scenarios])
     lines = [f"Best QPS at recall@{k} >= 0.9 (single thread, filter map included; '<0.9 (r)' = best recall r)",
-             "algorithm".ljust(width) + "".join(s.rjust(16) for s in scenarios)]
+             "algorithm".ljust(width) + "".join(s.rjust(column) for s in scenarios)]
     for a in algorithms:
         cells = []
         for s in scenarios:
@@ -110,7 +126,7 @@ def summarize(rows, k):
             cell = "-" if b is None else (f"{b['qps']:.0f}" if b["qps"] is not None else f"<0.9 ({b['recall']:.2f})")
             if b is not None and b["violations"]:
                 cell += " !"
-            cells.append(cell.rjust(16))
+            cells.append(cell.rjust(column))
         lines.append(a.ljust(width) + "".join(cells))
     if any(b["violations"] for b in best.values()):
         lines.append("! = returned ids that fail the filter, repeat, or are out of range (see harness.export)")
@@ -156,11 +172,13 @@ def main(argv=None):
         return 128 + e.signum
 
 
-def run(args):
+def run(args, selection=None):
+    """One sweep; `selection` [(AlgorithmConfig, Group)] instead of --algorithm (harness.tune)."""
     from harness import runner
     from harness.dataset import Dataset, DatasetError, worker_copy
     from harness.definitions import ConfigError, load_all, select
     from harness.results import results_dir
+    from harness.tune import tuned_group
 
     try:
         configs = load_all(args.plugins) if args.plugins else load_all()
@@ -173,7 +191,8 @@ def run(args):
         list_datasets()
         return 0
     try:
-        selection = select(configs, args.algorithm)
+        tuned = lambda algorithm: tuned_group(args.results or results_dir(), args.dataset, algorithm, configs)
+        selection = selection or select(configs, args.algorithm, tuned)
         cpus = runner.parse_cpus(args.cpus) if args.cpus else None
         memory = f"{runner.parse_memory(args.memory) >> 20}m" if args.memory else None
     except (ConfigError, runner.LimitError) as e:
@@ -199,31 +218,34 @@ def run(args):
             return fail(f"dataset {ds.name} has no scenario '{args.scenario}' (it has: {', '.join(ds.scenario_names)})")
         scenarios = [args.scenario]
     gt_k = min([ds.neighbors.shape[1]] + [s.neighbors.shape[1] for s in ds.scenarios.values()])
-    if args.count > gt_k:
+    if max(args.count) > gt_k:
         if ds.single_label_classes() is None or scenarios != ["unfiltered"]:
-            return fail(f"--count {args.count} exceeds the {gt_k} neighbours of the dataset's ground truth "
+            return fail(f"--count {max(args.count)} exceeds the {gt_k} neighbours of the dataset's ground truth "
                         f"(beyond it only label metrics can be computed: single-class datasets, --scenario unfiltered)")
-        print(f"note: k={args.count} exceeds the ground truth's {gt_k}: label metrics only, no recall")
+        print(f"note: k={max(args.count)} exceeds the ground truth's {gt_k}: label metrics only, no recall")
 
     sweep = runner.Sweep(ds, path, args.count, args.runs, args.batch, args.timeout, args.results or results_dir(),
                          args.force, args.queries if args.queries < ds.nq else 0)
+    lock = runner.WorkloadLock(sweep.root, sweep.workload)
     try:
         os.makedirs(sweep.root, exist_ok=True)
-        lock = runner.WorkloadLock(sweep.root, sweep.workload).acquire()  # noqa: F841 (held until exit)
+        lock.acquire()
         sweep.worker_dataset = worker_copy(ds, os.path.join(data_dir(), "workers"))
         p = runner.plan(sweep, selection, scenarios)
+        reaper = runner.Reaper()
     except runner.Busy as e:
         return fail(e)
     except ConfigError as e:
+        lock.release()
         return fail(e)
     except OSError as e:
+        lock.release()
         return fail(f"cannot write {e.filename or sweep.root}: {e.strerror}")
-
-    reaper = runner.Reaper()
     try:
         return sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory)
     finally:
         reaper.close()
+        lock.release()
 
 
 def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
@@ -259,10 +281,11 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
     failed, produced, failed_builds = [], 0, 0
     start = time.time()
     with tqdm(p.jobs, unit="build", dynamic_ncols=True, file=sys.stderr, disable=None) as bar:
-        for job in bar:
+        for done, job in enumerate(bar):
             d = job.definition
             bar.set_description(f"{d.algorithm} {d.build_name}")
             out = runner.run_job(job, sweep, engine)
+            left = (time.time() - start) / (done + 1) * (len(p.jobs) - done - 1)
             produced += out.produced
             failed += [(reason, cause) for _, _, reason, cause in out.failed]
             status = f"{out.produced} of {len(job.todo)} passes produced a result in {out.seconds:.1f} s"
@@ -271,7 +294,8 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
                 status = f"FAILED ({out.reason}); {status}; log: {shown(out.log)}"
             elif out.failed:
                 status += f"; {len(out.failed)} failed"
-            tqdm.write(f"{d.algorithm:20s} {d.build_name:40s} {status}")
+            tqdm.write(f"[{done + 1}/{len(p.jobs)}] {d.algorithm:20s} {d.build_name:40s} {status}"
+                       + (f"; about {left:.0f} s left" if done + 1 < len(p.jobs) else ""))
     if p.jobs:
         print(f"ran {len(p.jobs)} builds in {time.time() - start:.0f} s: {produced} of {passes} passes produced "
               f"a result, {len(failed)} failed ({failed_builds} builds failed)")
@@ -283,8 +307,10 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
     problems = []
     rows = [r for r in collect(sweep.root, sweep.workload, datasets_lookup=lookup, problems=problems)
             if r["algorithm"] in names]
-    table, defects = summarize(rows, args.count)
-    print(table)
+    defects = []
+    for k in args.count:
+        table, defects = summarize(rows, k)
+        print(table)
     for path, why in problems:
         print(f"skipped {shown(path)}: {why}")
     for line in defects:

@@ -3,17 +3,32 @@
 The harness calls, in this order:
     algo = Class(distance, **build_args)       # distance: the dataset's metric
     algo.set_threads(n)                        # before fit (all cores) and before each query pass
-    algo.fit(X, labels)                        # labels: harness.dataset.Csr, or None (unfiltered data)
+    algo.fit(X, attribute)                     # attribute: see builds_on_attribute; else None
     algo.set_query_arguments(**query_args)
-    algo.filtered_query(q, k, query_labels, scenario, valid)       -> ids, nearest first
-    algo.batch_filtered_query(Q, k, query_label_rows, scenario, valid_rows) -> ids [len(Q), k]
+    algo.filtered_query(q, k, filter, valid)               -> ids, nearest first
+    algo.batch_filtered_query(Q, k, filters, valid_rows)   -> ids [len(Q), k]
     algo.index_size(), algo.stats(), algo.done()
 
-`valid` is the harness's filter map of the query: a little-endian packed uint8 bitset over the
-base (harness.filters). For the unfiltered scenario, scenario == "unfiltered", valid is None and
-query_labels is None. Return integer ids (fewer than k, or padded with -1, when fewer are found);
-the harness checks every id against the filter and reports violations, duplicates and
-out-of-range ids, and fails a pass that returns ids of any other type.
+`filter` is the query's predicate, typed (harness.predicates.Filter): filter.kind ("containment",
+"overlap", "equality", "range", "and", ...), filter.attribute (the attribute's name) and
+filter.operands (the query's label ids; (lo, hi); the parts' Filters). `valid` is the harness's
+filter map of the query, the same predicate evaluated: a little-endian packed uint8 bitset over
+the base (harness.filters). Unfiltered queries get filter None and valid None. Return integer ids
+(fewer than k, or padded with -1, when fewer are found); the harness checks every id against the
+predicate and reports violations, duplicates and out-of-range ids, and fails a pass that returns
+ids of any other type.
+
+A class says once what it answers (the harness reads these from its source; configs never
+repeat them):
+    predicates = "all"            the predicate kinds it answers: "all" (it works from the filter
+                                  map, so every kind, also ones added later), or a tuple of kinds,
+                                  with "unfiltered" if it answers unfiltered queries
+    builds_on_attribute = False   True: fit() gets the attribute its predicate reads (a
+                                  harness.attributes.LabelAttribute, which is a Csr of label ids,
+                                  or a NumericAttribute with .values), one build per attribute
+                                  (for unfiltered queries: the attribute `labels`)
+    uses_filter_map = True        False: the harness builds no filter map for it (valid is None)
+Scenarios whose predicate it does not answer are skipped, with a line saying so.
 
 Build and query arguments are the parameters of `__init__` (after `distance`) and of
 `set_query_arguments`, named explicitly with their defaults: the harness checks every config
@@ -29,6 +44,10 @@ from harness.system import available_cpus
 
 
 class FilteredANN:
+    predicates = "all"
+    builds_on_attribute = False
+    uses_filter_map = True
+
     def __init__(self, distance):
         self.distance = distance
         self.metric = distance  # the metric the index actually uses (annoy may differ)
@@ -42,24 +61,23 @@ class FilteredANN:
         """X as float32 rows, unit length for angular data (which inner product or L2 then ranks)."""
         return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         raise NotImplementedError
 
     def set_query_arguments(self):
         """A plugin with query arguments names them as the parameters of its own version; the
         harness checks every config's query arguments against them."""
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         raise NotImplementedError
 
-    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+    def batch_filtered_query(self, Q, k, filters, valid_rows):
         """Default: filtered_query across self.threads threads (useful where the library
         releases the GIL, as faiss does)."""
         out = np.full((len(Q), k), -1, dtype=np.int64)
 
         def one(i):
-            ids = np.asarray(self.filtered_query(Q[i], k, None if query_label_rows is None else query_label_rows[i],
-                                                 scenario, None if valid_rows is None else valid_rows[i]))[:k]
+            ids = np.asarray(self.filtered_query(Q[i], k, filters[i], None if valid_rows is None else valid_rows[i]))[:k]
             out[i, :len(ids)] = ids
 
         if self.threads <= 1:

@@ -24,8 +24,20 @@ class Workload:
         self.ids = sample_queries(self.ds.nq, queries)
         self.nq = len(self.ids)
         self.Q = self.ds.test[self.ids]
-        self.rows = [sc.query_labels.row(i) for i in self.ids]
-        self.maps = self.ds.label_index(scenario).filter_maps(self.rows, scenario)
+        operands = [sc.operands[i] for i in self.ids]
+        self.filters = [sc.predicate.filter(o) for o in operands]
+        self.maps = sc.predicate.filter_maps(operands)
+        # What building each query's filter map costs (best of 3), for counting it in as the
+        # harness's headline QPS does; methods that filter on their own never pay it.
+        self.map_seconds = np.full(self.nq, np.inf)
+        for _ in range(3):
+            for i, o in enumerate(operands):
+                t0 = time.perf_counter()
+                sc.predicate.filter_map(o)
+                self.map_seconds[i] = min(self.map_seconds[i], time.perf_counter() - t0)
+        # Groups of the scenario's kind beside the quartiles, e.g. the target levels of ranges.
+        self.kind_groups = {name: mask[self.ids] for name, mask in sc.groups.items()
+                            if not name.startswith(("selectivity_", "top", "labels_"))}
         self.selectivity = sc.selectivity[self.ids]
         # The selectivity quartiles stored with the dataset (harness.dataset.query_groups).
         self.quartile = np.select([sc.groups[f"selectivity_q{j + 1}"][self.ids] for j in range(4)], range(4))
@@ -35,35 +47,42 @@ class Workload:
         return (f"{self.nq} {self.scenario} queries, selectivity median {np.median(self.selectivity):.2%}, quartile "
                 f"bounds " + ", ".join(f"{x:.3%}" for x in np.percentile(self.selectivity, [25, 50, 75])))
 
-    def sweep(self, algo, name, settings):
-        """One row per query setting: recall, QPS, and per quartile (recall, QPS)."""
+    def sweep(self, algo, name, settings, count_maps=False):
+        """One row per query setting: recall, QPS, and per quartile and kind group (recall, QPS).
+        count_maps: add the filter map's time to the queries of methods that use it."""
         rows = []
+        uses_map = getattr(algo, "uses_filter_map", True)
         for args in settings:
             algo.set_query_arguments(**args)
             seconds = np.zeros(self.nq)
             ids = np.full((self.nq, K), -1, dtype=np.int64)
             for i, q in enumerate(self.Q):
                 t0 = time.perf_counter()
-                found = algo.filtered_query(q, K, self.rows[i], self.scenario, self.maps[i])
+                found = algo.filtered_query(q, K, self.filters[i], self.maps[i] if uses_map else None)
                 seconds[i] = time.perf_counter() - t0
                 ids[i, :len(found)] = found[:K]
+            if count_maps and uses_map:
+                seconds += self.map_seconds
             metrics, recall = self.evaluator.evaluate(ids, self.scenario, K, self.ids)
             assert metrics["violations"] == 0, f"{name} returned ids that fail the filter"
             quartile = self.quartile
             row = {"name": name, "args": args, "recall": float(recall.mean()), "qps": self.nq / seconds.sum(),
                    "quartiles": [(float(recall[quartile == j].mean()),
-                                  float((quartile == j).sum() / seconds[quartile == j].sum())) for j in range(4)]}
+                                  float((quartile == j).sum() / seconds[quartile == j].sum())) for j in range(4)],
+                   "groups": {g: (float(recall[m].mean()), float(m.sum() / seconds[m].sum()))
+                              for g, m in self.kind_groups.items() if m.any()}}
             print(f"  {name:22s} {str(args):44s} recall {row['recall']:.3f}  QPS {row['qps']:8.0f}  "
                   + "  ".join(f"Q{j + 1} {r:.2f}/{qps:.0f}" for j, (r, qps) in enumerate(row["quartiles"])), flush=True)
             rows.append(row)
         return rows
 
 
-def build(name, algo, X, labels, threads):
-    """Fits algo on `threads` threads; returns (algo set to one thread, seconds, index bytes)."""
+def build(name, algo, X, attribute, threads):
+    """Fits algo on `threads` threads; returns (algo set to one thread, seconds, index bytes).
+    attribute: what a plugin built on one gets (others get None)."""
     algo.set_threads(threads)
     t0 = time.perf_counter()
-    algo.fit(X, labels)
+    algo.fit(X, attribute if algo.builds_on_attribute else None)
     seconds = time.perf_counter() - t0
     size = algo.index_size()
     print(f"built {name:16s} in {seconds:7.1f} s on {threads} threads, index {(size or 0) / 2**20:.0f} MiB", flush=True)

@@ -34,7 +34,7 @@ def main(argv=None):
     containment, equality = Workload(path, "containment", args.queries), Workload(path, "equality", args.queries)
     ds = containment.ds
     print(f"{args.dataset}: {ds.n:,} base vectors, d={ds.d}\n  {containment.describe()}\n  {equality.describe()}")
-    labels = ds.scenarios["equality"].base_labels  # the same base labels serve containment
+    labels = ds.scenarios["equality"].predicate.attribute  # the same label attribute serves containment
     builds = {name: build(name, algo, ds.train, labels, args.threads) for name, algo in [
         ("faiss-ivf", FaissIVF(ds.distance, nlist=1024, filtering="in-search")),
         ("ung", Ung(ds.distance, R=32, L_build=100, alpha=1.2, cross_edges=6)),

@@ -98,6 +98,29 @@ DATASETS = {spec.name: spec for spec in [
 ]}
 
 
+def other_datasets():
+    """Datasets in data/ that the registry does not build (imported ones, NAME@P% subsets):
+    [(name, size, source)], read from their files' headers."""
+    import glob
+
+    import h5py
+    found = []
+    for path in sorted(glob.glob(os.path.join(data_dir(), "*.hdf5"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name in DATASETS:
+            continue
+        try:
+            with h5py.File(path, "r") as f:
+                n, d = f["train"].shape
+                size = f"{n:,} x {d}, {len(f['test']):,} queries"
+                source = f.attrs.get("source", "")
+                source = source.decode() if isinstance(source, bytes) else str(source)
+        except (OSError, KeyError, ValueError):
+            size, source = "unreadable", ""
+        found.append((name, size, source))
+    return found
+
+
 def data_dir():
     return os.environ.get("FILTERBENCH_DATA", os.path.join(ROOT, "data"))
 
@@ -115,7 +138,7 @@ def dataset_path(name):
 
 
 def is_known(name):
-    """A registry name, or a base-size subset of one (NAME@P%, datasets.subsets)."""
+    """A registry name, or a base-size subset of one (NAME@P% or NAME@nSIZE, datasets.subsets)."""
     from datasets.subsets import parse
     return name in DATASETS or (parse(name) is not None and is_known(parse(name)[0]))
 
@@ -127,9 +150,9 @@ def build_dataset(name, log=print, raw=None):
         raise KeyError(f"unknown dataset '{name}' (known: {', '.join(DATASETS)}, and NAME@P% for a P% base subset)")
     start = time.time()
     if subsets.parse(name):
-        parent, percent = subsets.parse(name)
-        log(f"building dataset {name} ({percent}% of {parent}'s base)")
-        attrs, arrays = subsets.build(ensure_dataset(parent, log=log, raw=raw), percent, log=log)
+        parent, percent, size = subsets.parse(name)
+        log(f"building dataset {name} ({f'{percent}%' if percent else f'{size:,} vectors'} of {parent}'s base)")
+        attrs, arrays = subsets.build(ensure_dataset(parent, log=log, raw=raw), percent, log=log, size=size)
     else:
         log(f"building dataset {name} ({DATASETS[name].size})")
         attrs, arrays = DATASETS[name].build(raw or raw_dir(), log)

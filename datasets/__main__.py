@@ -1,42 +1,71 @@
 """python -m datasets NAME [NAME ...] [--source DIR] | info NAME | --list"""
 import argparse
+import os
 import sys
 
 from datasets import DATASETS, SourceMissing, build_dataset, is_known
 
 
 def import_command(argv):
-    from datasets import dataset_path
+    from datasets import DATASETS, data_dir, dataset_path
     from datasets.formats import FormatError
     from datasets.imports import fanns_query_labels, import_dataset
+    from datasets.tables import import_table
     from harness.dataset import write_dataset
-    p = argparse.ArgumentParser(prog="python -m datasets import",
-                                description="Turn vectors and label files into a FilterBench dataset (data/NAME.hdf5).")
+    from harness.names import UnsafeName, check_name
+    p = argparse.ArgumentParser(
+        prog="python -m datasets import",
+        description="Make a FilterBench dataset (data/NAME.hdf5) from a table (--table: CSV, JSON lines or "
+                    "Parquet), or from vector files and label lines (--base, --base-labels).")
     p.add_argument("command")
     p.add_argument("name", help="the dataset's name (run it with --dataset NAME)")
-    p.add_argument("--base", required=True, help="base vectors: .npy .fvecs .fbin .u8bin .bin")
-    p.add_argument("--base-labels", required=True, help="one line per base vector: comma-separated label ids")
-    p.add_argument("--queries", help="query vectors (else --holdout)")
-    p.add_argument("--query-labels", action="append", default=[], metavar="SCENARIO=FILE",
-                   help="query label sets of a scenario (containment, overlap, equality); repeatable")
-    p.add_argument("--fanns-dir", help="a FANNS release directory: takes its *_query_{and,or,equal}.txt")
-    p.add_argument("--holdout", type=int, default=0, help="hold N base vectors out as queries")
-    p.add_argument("--distance", default="euclidean", choices=("euclidean", "angular", "ip"))
+    table = p.add_argument_group("a table")
+    table.add_argument("--table", metavar="FILE", help=".csv, .tsv, .jsonl or .parquet, one row per item")
+    table.add_argument("--vector", metavar="COL", help="the column of vectors")
+    table.add_argument("--text", metavar="COL", help="a column of text, embedded offline with all-MiniLM-L6-v2")
+    table.add_argument("--labels", metavar="COL[,COL]", default="", help="label columns (names kept as they are)")
+    table.add_argument("--separator", default="|", help="between several labels in one cell (default |)")
+    table.add_argument("--numbers", metavar="COL[,COL]", default="", help="numeric (or YYYY-MM-DD date) columns")
+    table.add_argument("--source", metavar="TEXT", help="where the data comes from (shown on its card)")
+    table.add_argument("--license", metavar="TEXT", help="its licence (shown on its card)")
+    files = p.add_argument_group("vector files and label lines")
+    files.add_argument("--base", help="base vectors: .npy .fvecs .fbin .u8bin .bin")
+    files.add_argument("--base-labels", help="one line per base vector: comma-separated label ids")
+    files.add_argument("--queries", help="query vectors (else --holdout)")
+    files.add_argument("--query-labels", action="append", default=[], metavar="SCENARIO=FILE",
+                       help="query label sets of a scenario (containment, overlap, equality); repeatable")
+    files.add_argument("--fanns-dir", help="a FANNS release directory: takes its *_query_{and,or,equal}.txt")
+    p.add_argument("--holdout", type=int, default=None,
+                   help="hold N rows out of the base as queries (a table: default 1,000, or a tenth of a smaller one)")
+    p.add_argument("--distance", default=None, choices=("euclidean", "angular", "ip"),
+                   help="default: angular for --text, else euclidean")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    query_labels = dict(item.split("=", 1) for item in args.query_labels)
-    if args.fanns_dir:
-        query_labels = {**fanns_query_labels(args.fanns_dir), **query_labels}
     try:
-        attrs, arrays = import_dataset(args.base, args.base_labels, args.queries, query_labels, args.holdout,
-                                       args.distance, args.seed)
-    except FormatError as e:
+        check_name(args.name, "dataset name")
+        if args.name in DATASETS:
+            raise FormatError(f"'{args.name}' is a dataset FilterBench builds; give yours another name")
+        if args.table:
+            split = lambda text: [c.strip() for c in text.split(",") if c.strip()]
+            attrs, arrays = import_table(args.table, args.vector, args.text, split(args.labels), split(args.numbers),
+                                         args.holdout, args.distance, args.separator, args.seed, args.source,
+                                         args.license, cache_dir=os.path.join(data_dir(), "cache"))
+        elif args.base and args.base_labels:
+            query_labels = dict(item.split("=", 1) for item in args.query_labels)
+            if args.fanns_dir:
+                query_labels = {**fanns_query_labels(args.fanns_dir), **query_labels}
+            attrs, arrays = import_dataset(args.base, args.base_labels, args.queries, query_labels, args.holdout or 0,
+                                           args.distance or "euclidean", args.seed)
+        else:
+            raise FormatError("give --table FILE, or --base FILE and --base-labels FILE")
+    except (FormatError, UnsafeName) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     attrs["name"] = args.name
     path = dataset_path(args.name)
     write_dataset(path, attrs, arrays)
-    print(f"wrote {path}: {len(arrays['train'])} base vectors, {len(arrays['test'])} queries")
+    print(f"wrote {path}: {len(arrays['train'])} base vectors, {len(arrays['test'])} queries; "
+          f"run it with: python run.py --dataset {args.name}")
     return 0
 
 
@@ -52,8 +81,11 @@ def main(argv=None):
         return import_command(argv)
     args = p.parse_args(argv)
     if args.list or not args.names:
+        from datasets import other_datasets
         for spec in DATASETS.values():
             print(f"{spec.name:22s} {spec.size:32s} {spec.source}")
+        for name, size, source in other_datasets():
+            print(f"{name:22s} {size:32s} {source[:60]} (in data/)")
         return 0
     if args.names[0] == "info":
         from datasets import dataset_path

@@ -20,7 +20,7 @@ import shutil
 
 import numpy as np
 
-from datasets.workloads import build_arrays, fixed_length_labels
+from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
 from harness.dataset import Csr
 
 DIRECTORY = "/usr/share/datasets/fashion-mnist"
@@ -59,12 +59,10 @@ def _assemble(train, train_y, test, test_y, n_queries, limit, seed, log):
     base = np.sort(rng.permutation(len(train))[:limit]) if limit else np.arange(len(train))
     queries = np.sort(rng.choice(len(test), n_queries, replace=False))
     X, Q = train[base], test[queries]
-    labels = Csr.from_rows([[c] for c in train_y[base]], CLASSES)
-    query_labels = Csr.from_rows([[c] for c in test_y[queries]], CLASSES)
+    classes = Csr.from_rows([[c] for c in np.concatenate([train_y[base], test_y[queries]])], CLASSES)
     fixed = fixed_length_labels(len(X) + len(Q), rng)
-    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], csr.vocabulary)
-    arrays, stats = build_arrays(X, Q, "euclidean", labels, query_labels, take(fixed, range(len(X))),
-                                 take(fixed, range(len(X), len(X) + len(Q))), rng, log=log)
+    attributes, query_attributes = label_attributes(classes, fixed, np.arange(len(X)), np.arange(len(X), len(X) + len(Q)))
+    arrays, stats = build_arrays(X, Q, "euclidean", attributes, query_attributes, LABEL_SCENARIOS, rng, log=log)
     return arrays, stats, base
 
 

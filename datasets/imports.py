@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from datasets.formats import FormatError, read_label_lines, read_vectors
-from datasets.workloads import build_arrays, fixed_length_labels
+from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
 from harness.dataset import Csr
 
 FANNS_QUERY_FILES = {"containment": "and", "overlap": "or", "equality": "equal"}
@@ -38,32 +38,41 @@ def import_dataset(base, base_labels, queries=None, query_labels=None, holdout=0
     if len(labels) != len(X):
         raise FormatError(f"{base_labels}: {len(labels)} label lines for {len(X)} vectors in {base}")
     vocabulary = [str(i) for i in range(int(labels.indices.max()) + 1 if len(labels.indices) else 0)]
-    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], vocabulary)
+    labels.vocabulary = vocabulary
     if holdout:
+        if holdout >= len(X):
+            raise FormatError(f"--holdout {holdout}: the table has {len(X)} rows, and the base needs at least one "
+                              f"(hold out fewer)")
         order = rng.permutation(len(X))
         q_ids, b_ids = np.sort(order[:holdout]), np.sort(order[holdout:])
         train, test = X[b_ids], X[q_ids]
-        base_labels_csr, item_labels = take(labels, b_ids), take(labels, q_ids)
-        given, scenarios = None, ("containment", "overlap", "equality", "fixed_equality")
+        base_labels_csr, item_labels = labels.take(b_ids), labels.take(q_ids)
+        given, scenarios = None, LABEL_SCENARIOS
     else:
         if queries is None or not query_labels:
             raise FormatError("give --queries with at least one --query-labels SCENARIO=FILE, or --holdout N")
         train, test = X, np.asarray(load_vectors(queries), dtype=np.float32)
         if test.shape[1] != train.shape[1]:
             raise FormatError(f"{queries}: dimension {test.shape[1]}, but {base} has {train.shape[1]}")
-        base_labels_csr = take(labels, range(len(X)))
+        base_labels_csr = labels
         given = {}
         for scenario, path in query_labels.items():
+            if scenario not in FANNS_QUERY_FILES:
+                raise FormatError(f"--query-labels {scenario}={path}: the scenario is one of "
+                                  f"{', '.join(FANNS_QUERY_FILES)}")
             rows = read_label_lines(path)
             if len(rows) != len(test):
                 raise FormatError(f"{path}: {len(rows)} label lines for {len(test)} queries in {queries}")
-            given[scenario] = Csr.from_rows(rows.rows(), vocabulary)
-        item_labels = next(iter(given.values()))  # the queries' own labels are unknown: redraws use these
-        scenarios = tuple(given) + ("fixed_equality",)
+            given[scenario] = rows.rows()
+        # The queries' own labels are unknown: redraws use the first given workload's.
+        item_labels = Csr.from_rows(next(iter(given.values())), vocabulary)
+        scenarios = {**{s: LABEL_SCENARIOS[s] for s in given}, "fixed_equality": LABEL_SCENARIOS["fixed_equality"]}
     fixed = fixed_length_labels(len(train) + len(test), rng)
-    arrays, stats = build_arrays(train, test, distance, base_labels_csr, item_labels,
-                                 take(fixed, range(len(train))), take(fixed, range(len(train), len(train) + len(test))),
-                                 rng, scenarios=scenarios, log=log, given=given)
+    all_labels = Csr.from_rows(base_labels_csr.rows() + item_labels.rows(), vocabulary)
+    attributes, query_attributes = label_attributes(all_labels, fixed, np.arange(len(train)),
+                                                    np.arange(len(train), len(train) + len(test)))
+    arrays, stats = build_arrays(train, test, distance, attributes, query_attributes, scenarios, rng, log=log,
+                                 given=given)
     attrs = {"distance": distance, "dimension": train.shape[1], "point_type": "float", "seed": seed,
              "source": f"imported: {os.path.basename(base)} with {os.path.basename(base_labels)}",
              "license": "as the imported data's", **stats}

@@ -3,11 +3,17 @@
 The shape of big-ann-benchmarks' `random-filter-s` (100,000 vectors of dimension 50, 1,000
 queries). Labels are correlated with clusters, as real tags are with content: half of an item's
 labels come from its cluster's own popularity order, half from the global one, both Zipf.
+
+Two numeric attributes: `cluster_value` follows the clusters (the cluster's place in a seeded
+order plus a uniform fraction, so a range selects whole clusters, or a slice of one) and
+`uniform_value` does not (uniform integers). Scenarios: the FANNS paper's four over the labels,
+`range` over uniform_value, `range-correlated` over cluster_value, and `containment-and-range`
+(a containment of the query item's labels and a range over uniform_value at 10% or 50%).
 """
 import numpy as np
 
-from harness.dataset import Csr
-from datasets.workloads import build_arrays, fixed_length_labels
+from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from harness.attributes import Csr, NumericAttribute
 
 VOCABULARY = 1000
 CLUSTERS = 64
@@ -42,9 +48,20 @@ def build(n, nq, d, seed, log=print):
     fixed = fixed_length_labels(total, rng)
     # The last nq items are the queries: held out of the base.
     base, queries = np.arange(n), np.arange(n, total)
-    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], csr.vocabulary)
-    arrays, stats = build_arrays(vectors[:n], vectors[n:], "euclidean", take(labels, base), take(labels, queries),
-                                 take(fixed, base), take(fixed, queries), rng, log=log)
+    attributes, query_attributes = label_attributes(labels, fixed, base, queries)
+    numbers = np.random.default_rng([seed, 1])  # a stream of its own: the labels and vectors stay as they were
+    cluster_value = numbers.permutation(CLUSTERS)[clusters] + numbers.random(total)
+    uniform_value = numbers.integers(0, 1_000_000, total)
+    for attribute in (NumericAttribute("cluster_value", cluster_value), NumericAttribute("uniform_value", uniform_value)):
+        attributes[attribute.name], query_attributes[attribute.name] = attribute.take(base), attribute.take(queries)
+    scenarios = {**LABEL_SCENARIOS,
+                 "range": {"kind": "range", "attribute": "uniform_value"},
+                 "range-correlated": {"kind": "range", "attribute": "cluster_value"},
+                 "containment-and-range": {"kind": "and", "parts": [
+                     {"kind": "containment", "attribute": "labels"},
+                     {"kind": "range", "attribute": "uniform_value", "levels": [0.1, 0.5]}]}}
+    arrays, stats = build_arrays(vectors[:n], vectors[n:], "euclidean", attributes, query_attributes, scenarios, rng,
+                                 log=log)
     attrs = {"distance": "euclidean", "dimension": d, "point_type": "float", "seed": seed,
              "source": "synthetic (datasets/synthetic.py): clustered Gaussians, Zipf multi-labels",
              "license": "CC0 (generated)", **stats}

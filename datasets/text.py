@@ -10,9 +10,13 @@ fashion-products   39,596 products of the Kaggle Fashion Product Images metadata
                    missing attribute, not a value); the fixed-length labels are the real
                    (gender, masterCategory, season, usage), F=4, a missing one as "attr=?".
 arxiv              200,000 arXiv papers: titles embedded; labels are the categories (176) and the
-                   year ("year=2015").
+                   year ("year=2015"); attributes also `categories` (the categories alone), `date`
+                   (submission day, days since 1970-01-01) and `year`; scenarios also `range-date`
+                   (date ranges at 0.1%, 1%, 10%, 50%) and `category-and-years` (a category
+                   containment and a range of years, e.g. cs.DB and 2015 <= year <= 2019).
 """
 import csv
+import datetime
 import hashlib
 import io
 import lzma
@@ -21,9 +25,11 @@ import time
 
 import numpy as np
 
-from datasets.workloads import build_arrays
-from harness.dataset import Csr
+from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from harness.attributes import Csr, LabelAttribute, NumericAttribute
+from harness.predicates.range import EPOCH_DAYS
 
+EPOCH = datetime.date(1970, 1, 1)
 ATTRIBUTES = ["gender", "masterCategory", "subCategory", "articleType", "baseColour", "season", "usage"]
 FIXED_ATTRIBUTES = ["gender", "masterCategory", "season", "usage"]
 
@@ -81,21 +87,21 @@ def _split(n_items, n_queries, limit, rng):
     return np.sort(ids[n_queries:]), np.sort(ids[:n_queries])
 
 
-def _finish(texts, labels, fixed, vocabulary, fixed_vocabulary, n_queries, limit, seed, cache_dir, log):
+def _finish(texts, labels, fixed, vocabulary, fixed_vocabulary, n_queries, limit, seed, cache_dir, log,
+            extra_attributes=(), extra_scenarios=None):
+    """The dataset's arrays: `labels` (rows of ids into vocabulary) and `fixed` (or generated
+    fixed-length labels), plus any extra attributes (over all items) and scenarios."""
     rng = np.random.default_rng(seed)
     base, queries = _split(len(texts), n_queries, limit, rng)
     used = np.concatenate([base, queries])
     vectors = np.empty((len(texts), 384), dtype=np.float32)
     vectors[used] = embed([texts[i] for i in used], cache_dir, log)
-    take = lambda rows, ids, vocab: Csr.from_rows([rows[i] for i in ids], vocab)
-    fixed_args = (take(fixed, base, fixed_vocabulary), take(fixed, queries, fixed_vocabulary)) if fixed else None
-    if fixed_args is None:
-        from datasets.workloads import fixed_length_labels
-        generated = fixed_length_labels(len(texts), rng)
-        fixed_args = (take(generated.rows(), base, generated.vocabulary),
-                      take(generated.rows(), queries, generated.vocabulary))
-    return build_arrays(vectors[base], vectors[queries], "angular", take(labels, base, vocabulary),
-                        take(labels, queries, vocabulary), *fixed_args, rng, log=log)
+    fixed = Csr.from_rows(fixed, fixed_vocabulary) if fixed else fixed_length_labels(len(texts), rng)
+    attributes, query_attributes = label_attributes(Csr.from_rows(labels, vocabulary), fixed, base, queries)
+    for attribute in extra_attributes:
+        attributes[attribute.name], query_attributes[attribute.name] = attribute.take(base), attribute.take(queries)
+    return build_arrays(vectors[base], vectors[queries], "angular", attributes, query_attributes,
+                        {**LABEL_SCENARIOS, **(extra_scenarios or {})}, rng, log=log)
 
 
 def fashion_products(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
@@ -118,11 +124,21 @@ def fashion_products(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, lo
 def arxiv(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
     with _open(os.path.join(raw, "arxiv", "arxiv-titles-200k.tsv.xz")) as f:
         records = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
-    vocabulary = Vocabulary()
+    vocabulary, categories = Vocabulary(), Vocabulary()
     labels = [[vocabulary.id(c) for c in r["categories"].split(",") if c] + [vocabulary.id(f"year={r['created'][:4]}")]
               for r in records]
+    category_rows = [[categories.id(c) for c in r["categories"].split(",") if c] for r in records]
+    dates = [datetime.date.fromisoformat(r["created"]) for r in records]
+    extra = [LabelAttribute.of("categories", Csr.from_rows(category_rows, categories.names)),
+             NumericAttribute("date", np.array([(d - EPOCH).days for d in dates], dtype=np.int64), EPOCH_DAYS),
+             NumericAttribute("year", np.array([d.year for d in dates], dtype=np.int64), "year")]
+    scenarios = {"range-date": {"kind": "range", "attribute": "date"},
+                 "category-and-years": {"kind": "and", "parts": [
+                     {"kind": "containment", "attribute": "categories"},
+                     {"kind": "range", "attribute": "year", "levels": [0.1, 0.3]}]}}
     texts = [" ".join(r["title"].split()) for r in records]
-    arrays, stats = _finish(texts, labels, None, vocabulary.names, None, n_queries, limit, seed, cache_dir, log)
+    arrays, stats = _finish(texts, labels, None, vocabulary.names, None, n_queries, limit, seed, cache_dir, log,
+                            extra, scenarios)
     attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
              "source": "arXiv metadata archive (R. S. Geiger 2020, doi:10.5281/zenodo.1463242), 200,000 papers: "
                        "titles embedded with all-MiniLM-L6-v2; labels = categories and year",

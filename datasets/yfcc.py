@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from datasets.formats import read_spmat, read_vectors
-from datasets.workloads import build_arrays, fixed_length_labels
+from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
 from harness.dataset import Csr
 
 FILES = {"base": "base.10M.u8bin", "base_labels": "base.metadata.10M.spmat",
@@ -54,14 +54,13 @@ def build(source, base_size=1_000_000, n_queries=10_000, seed=0, log=print):
     query_ids = np.sort(rng.choice(len(queries), min(n_queries, len(queries)), replace=False))
     log(f"  yfcc: {n:,} of {len(vectors):,} base vectors, {len(query_ids):,} of {len(queries):,} queries")
     vocabulary = labels.vocabulary
-    base_labels = Csr.from_rows([labels.row(i) for i in base_ids], vocabulary)
-    tags = Csr.from_rows([query_tags.row(i) for i in query_ids], vocabulary)
+    tags = [query_tags.row(i) for i in query_ids]
+    all_labels = Csr.from_rows([labels.row(i) for i in base_ids] + tags, vocabulary)
     fixed = fixed_length_labels(n + len(query_ids), rng)
-    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], csr.vocabulary)
+    attributes, query_attributes = label_attributes(all_labels, fixed, np.arange(n), np.arange(n, n + len(query_ids)))
     arrays, stats = build_arrays(
-        np.asarray(vectors[base_ids]), np.asarray(queries[query_ids]), "euclidean", base_labels, tags,
-        take(fixed, range(n)), take(fixed, range(n, n + len(query_ids))), rng, log=log,
-        given={"containment": tags, "overlap": tags})
+        np.asarray(vectors[base_ids]), np.asarray(queries[query_ids]), "euclidean", attributes, query_attributes,
+        LABEL_SCENARIOS, rng, log=log, given={"containment": tags, "overlap": tags})
     attrs = {"distance": "euclidean", "dimension": vectors.shape[1], "point_type": "uint8", "seed": seed,
              "source": "big-ann-benchmarks NeurIPS'23 filter track, YFCC-10M (CLIP embeddings of YFCC100M images)",
              "license": "YFCC100M: Creative Commons licences of the individual images; see the track's terms", **stats}

@@ -3,7 +3,9 @@
     python -m harness.bench [--quick]
 
 1. Filter maps: 1,000,000 base vectors with ~10 Zipf labels each, 10,000 two-label containment
-   queries; against a plain numpy boolean matrix (labels × items, AND of rows) on a 100,000 subset.
+   queries (through the predicate model, as the worker builds them); against a plain numpy boolean
+   matrix (labels × items, AND of rows) on a 100,000 subset. Then range filter maps at 1%
+   selectivity against single-label containment maps of the same selectivity (goal <= 2x).
 2. Filtered ground truth (K=100) against an unfiltered faiss IndexFlatL2 search of the same queries.
 3. Harness overhead: the search QPS the worker's timed loop reports for faiss HNSW (in-search
    filtering) against a bare loop calling faiss with the same queries, filter maps and efSearch.
@@ -21,8 +23,10 @@ import faiss
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harness.filters import LabelIndex, popcount
+from harness.attributes import LabelAttribute, NumericAttribute
+from harness.filters import popcount
 from harness.groundtruth import knn
+from harness.predicates import make
 
 
 def zipf_labels(n, vocabulary, mean_labels, rng):
@@ -48,19 +52,26 @@ def two_label_queries(indptr, indices, count, rng):
     return out
 
 
+def containment(indptr, indices, vocabulary):
+    labels = LabelAttribute("labels", indptr, indices, [str(i) for i in range(vocabulary)])
+    return make({"kind": "containment", "attribute": "labels"}, {"labels": labels})
+
+
 def bench_filter_maps(n, nq, subset, rng):
     vocabulary = 20_000
     indptr, indices = zipf_labels(n, vocabulary, 10, rng)
+    predicate = containment(indptr, indices, vocabulary)
     t = time.perf_counter()
-    index = LabelIndex(indptr, indices, vocabulary)
+    index = predicate.index()
     build = time.perf_counter() - t
     queries = two_label_queries(indptr, indices, nq, rng)
     t = time.perf_counter()
     for q in queries:
-        index.filter_map(q, "containment")
+        predicate.filter_map(q)
     ours = time.perf_counter() - t
     # Baseline: a dense labels × items boolean matrix over the first `subset` items.
-    sub_index = LabelIndex(indptr[:subset + 1], indices[:indptr[subset]], vocabulary)
+    sub_predicate = containment(indptr[:subset + 1], indices[:indptr[subset]], vocabulary)
+    sub_predicate.index()  # built before the clock starts, as the full one is
     matrix = np.zeros((vocabulary, subset), dtype=bool)
     matrix[indices[:indptr[subset]], np.repeat(np.arange(subset), np.diff(indptr[:subset + 1]))] = True
     t = time.perf_counter()
@@ -69,7 +80,7 @@ def bench_filter_maps(n, nq, subset, rng):
     numpy_subset = time.perf_counter() - t
     t = time.perf_counter()
     for q in queries:
-        sub_index.filter_map(q, "containment")
+        sub_predicate.filter_map(q)
     ours_subset = time.perf_counter() - t
     print(f"filter maps: {n:,} base vectors, {len(indices) / n:.1f} labels each, {nq:,} two-label containment queries")
     print(f"  postings built in {build:.2f} s, {index.nbytes() / 2**20:.0f} MiB ({len(index.dense)} dense labels)")
@@ -78,13 +89,45 @@ def bench_filter_maps(n, nq, subset, rng):
     print(f"  numpy boolean matrix, {subset:,}: {numpy_subset:.3f} s = {numpy_subset / nq * 1e6:.1f} us/query")
     print(f"  ratio numpy({subset:,}) / ours({n:,}) = {numpy_subset / ours:.2f}x; "
           f"same subset: {numpy_subset / ours_subset:.2f}x")
+    bench_range_maps(n, indptr, indices, vocabulary, nq, rng)
+
+
+def bench_range_maps(n, indptr, indices, vocabulary, nq, rng, selectivity=0.01):
+    """A range over a numeric attribute at 1% against containment of one label carried by about
+    1% of the base: both give ~n/100 ids; the range takes two binary searches and a slice."""
+    counts = np.bincount(indices, minlength=vocabulary)
+    near = np.flatnonzero(np.abs(counts / n - selectivity) <= 0.2 * selectivity)
+    label_queries = [np.array([near[i % len(near)]]) for i in range(nq)]
+    labels = containment(indptr, indices, vocabulary)
+    values = NumericAttribute("price", rng.random(n) * 1000)
+    ranged = make({"kind": "range", "attribute": "price"}, {"price": values})
+    t = time.perf_counter()
+    ranged.index()
+    sort_s = time.perf_counter() - t
+    sorted_values, m = ranged.index().sorted, int(selectivity * n)
+    starts = rng.integers(0, n - m, nq)
+    range_queries = [(sorted_values[s], sorted_values[s + m - 1]) for s in starts]
+    label_s = range_s = np.inf
+    for _ in range(3):  # interleaved, best of 3
+        t = time.perf_counter()
+        for q in label_queries:
+            labels.filter_map(q)
+        label_s = min(label_s, time.perf_counter() - t)
+        t = time.perf_counter()
+        for q in range_queries:
+            ranged.filter_map(q)
+        range_s = min(range_s, time.perf_counter() - t)
+    print(f"range filter maps: {n:,} base vectors, {nq:,} ranges at {selectivity:.0%} (sorted once in {sort_s:.2f} s); "
+          f"single-label containment of {len(near)} labels carried by {selectivity:.0%} ± 20%")
+    print(f"  range: {range_s / nq * 1e6:.1f} us/query; containment: {label_s / nq * 1e6:.1f} us/query")
+    print(f"  ratio range / containment = {range_s / label_s:.2f}x (goal <= 2)")
 
 
 def bench_ground_truth(n, nq, d, rng):
     X = rng.normal(size=(n, d)).astype(np.float32)
     Q = rng.normal(size=(nq, d)).astype(np.float32)
     indptr, indices = zipf_labels(n, 1000, 3, rng)
-    index = LabelIndex(indptr, indices, 1000)
+    predicate = containment(indptr, indices, 1000)
     queries = two_label_queries(indptr, indices, nq, rng)
     queries = [q[:1] if i % 2 else q for i, q in enumerate(queries)]  # mix of 1- and 2-label queries
     flat = faiss.IndexFlatL2(d)
@@ -96,7 +139,7 @@ def bench_ground_truth(n, nq, d, rng):
         flat_s = min(flat_s, time.perf_counter() - t)
         t = time.perf_counter()
         _, _, count = knn(X, Q, "euclidean", 100,
-                          filter_maps=lambda a, b: index.filter_maps(queries[a:b], "containment"))
+                          filter_maps=lambda a, b: predicate.filter_maps(queries[a:b]))
         ours = min(ours, time.perf_counter() - t)
     print(f"filtered ground truth: {n:,} x {d}, {nq:,} queries, K=100, median selectivity "
           f"{np.median(count) / n:.2%}, {faiss.omp_get_max_threads()} threads")
@@ -116,23 +159,18 @@ def bench_overhead(n, nq, d, rng):
     ds.test = rng.normal(size=(nq, d)).astype(np.float32)
     train = rng.normal(size=(n, d)).astype(np.float32)
     indptr, indices = zipf_labels(n, 50, 3, rng)
-    index = LabelIndex(indptr, indices, 50)
-    queries = [np.array([i % 10]) for i in range(nq)]
-    ds.label_index = lambda scenario: index
-
-    class Labels:
-        def row(self, i):
-            return queries[i]
+    queries = [np.array([i % 10], dtype=np.int32) for i in range(nq)]
 
     class Scenario:
-        query_labels = Labels()
+        predicate = containment(indptr, indices, 50)
+        operands = queries
 
     ds.scenarios = {"containment": Scenario()}
     algo = FaissHNSW("euclidean", M=32, efConstruction=40, filtering="in-search")
     algo.fit(train, None)
     algo.set_threads(1)
     algo.set_query_arguments(efSearch=64)
-    maps = index.filter_maps(queries, "containment")
+    maps = Scenario.predicate.filter_maps(queries)
     params = lambda i: faiss.SearchParametersHNSW(efSearch=64, sel=faiss.IDSelectorBitmap(maps[i]))
     qp = QueryPass(ds, "containment", 10, np.arange(nq))
     with threadpool_limits(limits=1):
@@ -165,7 +203,7 @@ def bench_docker(dataset):
     with tempfile.TemporaryDirectory() as tmp:
         qps, seconds = {}, {}
         for name, engine in (("docker", docker_engine), ("local", runner.LocalEngine(reaper))):
-            sweep = runner.Sweep(ds, path, k=10, runs=3, batch=False, timeout=3600, root=os.path.join(tmp, name),
+            sweep = runner.Sweep(ds, path, counts=(10,), runs=3, batch=False, timeout=3600, root=os.path.join(tmp, name),
                                  worker_dataset=worker_copy(ds, os.path.join(data_dir(), "workers")))
             for selector, label in (("faiss-hnsw-bitmap/smoke", "hnsw"), ("bruteforce/smoke", "tiny")):
                 scenarios = None if label == "hnsw" else ["unfiltered"]

@@ -5,25 +5,31 @@
     train                  [n, d]      base vectors
     test                   [nq, d]     query vectors (held out of the base)
     neighbors, distances   [nq, K]     unfiltered ground truth
-    labels/indptr, labels/indices, labels/vocabulary     CSR of the base label sets
-    test_labels/indptr, test_labels/indices               the query items' own label sets
+    attributes/<name>/...              the base vectors' attributes (harness.attributes): label
+                                       sets (indptr, indices, vocabulary) or numbers (values, unit)
+    query_attributes/<name>/...        the query items' own attributes, where known (workloads
+                                       are drawn from them)
     scenarios/<scenario>/
-        query_labels/indptr, query_labels/indices         CSR, one row per query
+        predicate          one string: the JSON spec of its predicate (harness.predicates), e.g.
+                           {"kind": "containment", "attribute": "labels"}
+        operands/...       each query's operands, as the predicate's kind stores them
         neighbors int32 [nq, K], distances float32 [nq, K]   filtered ground truth, -1 / inf padded
         selectivity float32 [nq], valid_count int64 [nq]
-        base_labels/indptr, base_labels/indices, base_labels/vocabulary
-                                                          (fixed_equality: its own base label sets)
-        groups/<name> uint8 [nq]                          query groups (query_groups below); computed
-                                                          on load for files without them
+        groups/<name> uint8 [nq]       query groups (query_groups below, and the kind's own);
+                                       computed on load for files without them
 
-A plain ann-benchmarks file (train, test, neighbors, distances) loads and runs unfiltered.
+Files written before attributes existed still load: `labels/` and `test_labels/` are the
+attribute `labels`, `scenarios/fixed_equality/base_labels/` the attribute `fixed`, and the
+scenarios containment, overlap, equality (over `labels`) and fixed_equality (equality over
+`fixed`) keep their operands in `query_labels/`. A plain ann-benchmarks file (train, test,
+neighbors, distances) loads and runs unfiltered.
 
 What is checked on load, each with a one-line error: shapes and dtypes, finite vectors (NaN or
 inf would make every distance meaningless), label ids inside the vocabulary (query labels too),
-ground-truth ids inside the base, and the name (it becomes a directory under the results). The
-content hash that identifies the dataset in results is computed from the content on every load;
-the `content_hash` attribute written at build time is never trusted, so an edited copy is a
-different dataset.
+predicates and their operands, ground-truth ids inside the base, and the names (they become
+directories under the results). The content hash that identifies the dataset in results is
+computed from the content on every load; the `content_hash` attribute written at build time is
+never trusted, so an edited copy is a different dataset.
 
 Workers get a copy without the ground truth (`worker_copy`): a plugin cannot read the answers.
 """
@@ -34,26 +40,33 @@ import os
 import h5py
 import numpy as np
 
-from harness.filters import SCENARIOS, UNFILTERED, LabelIndex
+from harness.attributes import Csr, LabelAttribute, NumericAttribute  # noqa: F401 (Csr: imported from here too)
+from harness.filters import UNFILTERED
 from harness.names import UnsafeName, check_name
+from harness.predicates import make
 
 GROUND_TRUTH = ("neighbors", "distances")  # the arrays (at the root and per scenario) a worker never sees
 
 DISTANCES = ("euclidean", "angular", "ip")
 SELECTIVITY_PERCENTILES = (1, 25, 50, 75)  # the FANNS paper's selectivity groups
 TOP_K_MARKS = (1, 10, 50, 100)
+# The scenarios of files written before predicates were stored with them.
+LEGACY_SCENARIOS = {"containment": {"kind": "containment", "attribute": "labels"},
+                    "overlap": {"kind": "overlap", "attribute": "labels"},
+                    "equality": {"kind": "equality", "attribute": "labels"},
+                    "fixed_equality": {"kind": "equality", "attribute": "fixed"}}
 
 
-def query_groups(selectivity, label_counts, valid_count):
+def query_groups(selectivity, valid_count, kind_groups=None):
     """The queries of one scenario in the FANNS paper's groups, {name: bool mask}:
     selectivity_q1..q4   quartiles of selectivity (q1: the 25% that pass the fewest base vectors);
     selectivity_p1, _p25, _p50, _p75
                          the 5% of queries (at least one) whose selectivity rank is nearest that percentile;
-    labels_short, labels_medium, labels_long
-                         1, 2 to 3, and 4 or more query labels;
     top1, top10, top50, top100
-                         queries with at least that many valid base vectors (the top-k experiment)."""
-    selectivity, label_counts = np.asarray(selectivity), np.asarray(label_counts)
+                         queries with at least that many valid base vectors (the top-k experiment);
+    and the groups of the scenario's predicate kind (kind_groups), e.g. labels_short, _medium,
+    _long (1, 2 to 3, 4 or more query labels) or the target levels of ranges."""
+    selectivity = np.asarray(selectivity)
     nq = len(selectivity)
     groups = {}
     quartile = np.searchsorted(np.quantile(selectivity, [0.25, 0.5, 0.75]), selectivity, side="right")
@@ -65,11 +78,9 @@ def query_groups(selectivity, label_counts, valid_count):
         mask = np.zeros(nq, dtype=bool)
         mask[np.argsort(np.abs(rank - p), kind="stable")[:max(1, nq // 20)]] = True
         groups[f"selectivity_p{p}"] = mask
-    groups["labels_short"] = label_counts == 1
-    groups["labels_medium"] = (label_counts >= 2) & (label_counts <= 3)
-    groups["labels_long"] = label_counts >= 4
     for k in TOP_K_MARKS:
         groups[f"top{k}"] = np.asarray(valid_count) >= k
+    groups.update(kind_groups or {})
     return groups
 
 
@@ -77,50 +88,32 @@ class DatasetError(Exception):
     """A dataset file that is missing, unreadable or malformed; the message names what is wrong."""
 
 
-class Csr:
-    """Label sets as CSR: row i is indices[indptr[i]:indptr[i+1]]."""
-
-    def __init__(self, indptr, indices, vocabulary=None):
-        self.indptr = np.asarray(indptr, dtype=np.int64)
-        self.indices = np.asarray(indices, dtype=np.int32)
-        self.vocabulary = vocabulary
-
-    @classmethod
-    def from_rows(cls, rows, vocabulary=None):
-        rows = [np.unique(np.asarray(r, dtype=np.int64)) for r in rows]
-        indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
-        indices = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
-        return cls(indptr, indices, vocabulary)
-
-    def __len__(self):
-        return len(self.indptr) - 1
-
-    def row(self, i):
-        return self.indices[self.indptr[i]:self.indptr[i + 1]]
-
-    def rows(self):
-        return [self.row(i) for i in range(len(self))]
-
-    def sizes(self):
-        return np.diff(self.indptr)
-
-    @property
-    def n_labels(self):
-        if self.vocabulary is not None:
-            return len(self.vocabulary)
-        return int(self.indices.max()) + 1 if len(self.indices) else 0
-
-
 class Scenario:
-    def __init__(self, name, query_labels, neighbors, distances, selectivity, valid_count, base_labels, groups):
+    """A named predicate with its queries' operands and exact ground truth."""
+
+    def __init__(self, name, predicate, operands, neighbors, distances, selectivity, valid_count, groups):
         self.name = name
-        self.query_labels = query_labels
+        self.predicate = predicate  # harness.predicates.Predicate over the dataset's attributes
+        self.operands = operands    # one per query
         self.neighbors = neighbors
         self.distances = distances
         self.selectivity = selectivity
         self.valid_count = valid_count
-        self.base_labels = base_labels  # the label assignment this scenario filters on
         self.groups = groups  # {name: bool mask over the queries} (query_groups)
+
+    @property
+    def kind(self):
+        return self.predicate.kind
+
+    def filter(self, i):
+        """Query i's predicate as plugins receive it."""
+        return self.predicate.filter(self.operands[i])
+
+    def filter_map(self, i):
+        return self.predicate.filter_map(self.operands[i])
+
+    def describe(self, i):
+        return self.predicate.describe(self.operands[i])
 
 
 class Dataset:
@@ -139,7 +132,6 @@ class Dataset:
                 self._load(f)
         except (OSError, KeyError, ValueError, TypeError) as e:  # truncated or corrupt inside
             raise DatasetError(f"{self.path}: unreadable ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
-        self._label_indexes = {}
 
     def _fail(self, what):
         raise DatasetError(f"{self.path}: {what}")
@@ -168,6 +160,26 @@ class Dataset:
         if len(indices) and (indices.min() < 0 or (limit is not None and indices.max() >= limit)):
             self._fail(f"'{key}/indices' has label ids outside [0, {limit}): min {indices.min()}, max {indices.max()}")
         return Csr(indptr, indices, vocabulary)
+
+    def _attribute(self, f, group, name, rows, base=None):
+        """One attribute under `group`: a label attribute (its ids inside the vocabulary of the
+        base's attribute of that name, for query attributes) or a numeric one."""
+        key = f"{group}/{name}"
+        try:
+            check_name(name, "attribute name")
+        except UnsafeName as e:
+            self._fail(str(e))
+        if f"{key}/values" in f:
+            values = self._array(f, f"{key}/values", 1, "iuf")
+            if len(values) != rows:
+                self._fail(f"'{key}/values' has {len(values)} entries, expected {rows}")
+            unit = f[f"{key}/unit"][()][0] if f"{key}/unit" in f else b""
+            return NumericAttribute(name, values, unit.decode() if isinstance(unit, bytes) else str(unit))
+        limit = base.n_labels if base is not None and base.kind == "labels" else None
+        csr = self._csr(f, key, rows, limit)
+        if base is not None and csr.vocabulary is None:
+            csr.vocabulary = base.vocabulary
+        return LabelAttribute.of(name, csr)
 
     def _ground_truth(self, f, prefix, nq):
         if self.worker_copy:  # the worker's copy holds no ground truth
@@ -209,48 +221,73 @@ class Dataset:
         if "dimension" in attrs and int(attrs["dimension"]) != self.d:
             self._fail(f"attribute dimension={attrs['dimension']} but 'train' has dimension {self.d}")
         self.neighbors, self.distances = self._ground_truth(f, "", self.nq)
-        self.labels = self._csr(f, "labels", self.n) if "labels" in f else None
-        self.test_labels = self._csr(f, "test_labels", self.nq, self.labels.n_labels if self.labels else None) \
-            if "test_labels" in f else None
+        self.attributes = {name: self._attribute(f, "attributes", name, self.n) for name in f.get("attributes", {})}
+        self.query_attributes = {name: self._attribute(f, "query_attributes", name, self.nq, self.attributes.get(name))
+                                 for name in f.get("query_attributes", {})}
+        # Files written before attributes: labels/, test_labels/, fixed_equality's base_labels/.
+        if "labels" in f and "labels" not in self.attributes:
+            self.attributes["labels"] = LabelAttribute.of("labels", self._csr(f, "labels", self.n))
+        if "test_labels" in f and "labels" not in self.query_attributes:
+            self.query_attributes["labels"] = LabelAttribute.of(
+                "labels", self._csr(f, "test_labels", self.nq, self.attributes["labels"].n_labels
+                                    if "labels" in self.attributes else None))
+        if "scenarios/fixed_equality/base_labels" in f and "fixed" not in self.attributes:
+            self.attributes["fixed"] = LabelAttribute.of("fixed", self._csr(f, "scenarios/fixed_equality/base_labels",
+                                                                            self.n))
         self.scenarios = {}
         for name in f.get("scenarios", {}):
-            if name not in SCENARIOS:
-                self._fail(f"unknown scenario 'scenarios/{name}' (known: {', '.join(SCENARIOS)})")
-            p = f"scenarios/{name}/"
-            if f"{p}base_labels" in f:
-                base = self._csr(f, f"{p}base_labels", self.n)
-            elif self.labels is not None:
-                base = self.labels
-            else:
-                self._fail(f"scenario '{name}' needs 'labels' or '{p}base_labels'")
-            # A query label the vocabulary does not have is a malformed workload, not an empty result.
-            query_labels = self._csr(f, f"{p}query_labels", self.nq, base.n_labels)
-            neighbors, distances = self._ground_truth(f, p, self.nq)
-            selectivity = self._array(f, f"{p}selectivity", 1, "f")
-            valid_count = self._array(f, f"{p}valid_count", 1, "iu") if f"{p}valid_count" in f \
-                else np.rint(selectivity.astype(np.float64) * self.n).astype(np.int64)
-            if len(selectivity) != self.nq or len(valid_count) != self.nq:
-                self._fail(f"'{p}selectivity' and '{p}valid_count' must have {self.nq} entries")
-            if f"{p}groups" in f:
-                groups = {g: f[f"{p}groups/{g}"][:].astype(bool) for g in f[f"{p}groups"]}
-                if any(len(mask) != self.nq for mask in groups.values()):
-                    self._fail(f"'{p}groups' must have {self.nq} entries per group")
-            else:
-                groups = query_groups(selectivity, query_labels.sizes(), valid_count)
-            self.scenarios[name] = Scenario(name, query_labels, neighbors, distances, selectivity,
-                                            valid_count.astype(np.int64), base, groups)
+            self.scenarios[name] = self._scenario(f, name)
         self.content_hash = str(attrs["source_content_hash"]) if self.worker_copy else content_hash(f)
+
+    def _scenario(self, f, name):
+        p = f"scenarios/{name}/"
+        try:
+            check_name(name, "scenario name")
+        except UnsafeName as e:
+            self._fail(str(e))
+        if f"{p}predicate" in f:
+            try:
+                spec = json.loads(_text(f[f"{p}predicate"][()]))
+            except ValueError:
+                self._fail(f"'{p}predicate' is not a JSON predicate spec")
+            prefix = p + "operands"
+        elif name in LEGACY_SCENARIOS:
+            spec, prefix = LEGACY_SCENARIOS[name], p + "query_labels"
+        else:
+            self._fail(f"scenario '{name}' has no '{p}predicate'")
+        try:
+            predicate = make(spec, self.attributes)
+            operands = predicate.load(f, prefix, self.nq)
+        except (ValueError, KeyError) as e:
+            self._fail(f"scenario '{name}': {e.args[0] if e.args else e}")
+        neighbors, distances = self._ground_truth(f, p, self.nq)
+        selectivity = self._array(f, f"{p}selectivity", 1, "f")
+        valid_count = self._array(f, f"{p}valid_count", 1, "iu") if f"{p}valid_count" in f \
+            else np.rint(selectivity.astype(np.float64) * self.n).astype(np.int64)
+        if len(selectivity) != self.nq or len(valid_count) != self.nq:
+            self._fail(f"'{p}selectivity' and '{p}valid_count' must have {self.nq} entries")
+        if f"{p}groups" in f:
+            groups = {g: f[f"{p}groups/{g}"][:].astype(bool) for g in f[f"{p}groups"]}
+            if any(len(mask) != self.nq for mask in groups.values()):
+                self._fail(f"'{p}groups' must have {self.nq} entries per group")
+        else:
+            groups = query_groups(selectivity, valid_count, predicate.groups(operands))
+        return Scenario(name, predicate, operands, neighbors, distances, selectivity, valid_count.astype(np.int64),
+                        groups)
 
     @property
     def scenario_names(self):
         return [UNFILTERED] + list(self.scenarios)
 
-    def label_index(self, scenario):
-        """The LabelIndex of a scenario's base-label assignment (cached; scenarios may share one)."""
-        base = self.scenarios[scenario].base_labels
-        if id(base) not in self._label_indexes:
-            self._label_indexes[id(base)] = LabelIndex(base.indptr, base.indices, base.n_labels)
-        return self._label_indexes[id(base)]
+    @property
+    def labels(self):
+        """The label attribute `labels`, the label sets of most datasets (None without one)."""
+        return self.attributes.get("labels")
+
+    @property
+    def test_labels(self):
+        """The query items' own `labels`, where known."""
+        return self.query_attributes.get("labels")
 
     def single_label_classes(self):
         """Class of each base and query item when every item has exactly one label, else None."""
@@ -259,6 +296,13 @@ class Dataset:
         if np.any(self.labels.sizes() != 1) or np.any(self.test_labels.sizes() != 1):
             return None
         return self.labels.indices.astype(np.int64), self.test_labels.indices.astype(np.int64)
+
+
+def _text(value):
+    """A string stored as an HDF5 string dataset (one element, or a scalar)."""
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0]
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _non_finite_rows(vectors, block=65536):

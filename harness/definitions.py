@@ -9,10 +9,7 @@
         class: FaissHNSW
         args: {filtering: post}            # fixed constructor arguments
         description: ...
-        scenarios: [containment, overlap, equality, fixed_equality]   # "unfiltered" always runs
         distances: [euclidean, angular, ip]
-        label_aware: false                 # true: needs base labels to build, refitted per assignment
-        uses_filter_map: true              # false: the plugin filters on its own labels
         exact: false                       # true: an exact method; recall below 0.999 is a harness defect
         runs:                              # run groups; `smoke` (CI) and `opt_in: true` ones run only when named
           smoke: {build: {M: [16]}, query: {efSearch: [64]}}
@@ -20,10 +17,16 @@
             build: {M: [16, 32], efConstruction: [40, 200]}       # cartesian product
             query: {efSearch: [16, 32, 64, 128]}
             constraints: ["efConstruction >= M"]     # skipped and counted when false; may use `dimension`
+          picked:
+            build: [{M: 16, efConstruction: 40}, {M: 32, efConstruction: 200}]   # or a list of builds
 
 `--algorithm X` selects: a plugin folder, an algorithm, a run group name (in any algorithm), or
 `algorithm/group`. A plugin folder or algorithm means its default groups (its smoke group when
 it has no other).
+
+What a plugin answers is said once, in its class (algorithms.base.FilteredANN): `predicates`
+(the predicate kinds, or "all" for plugins that work from the filter map), `builds_on_attribute`
+and `uses_filter_map`; they are read from its source here, never repeated in the config.
 
 Checked at load, each with a one-line error naming the file and the key: names (they become
 paths), build and query arguments against the parameters of the plugin class's `__init__` and
@@ -44,7 +47,6 @@ from dataclasses import dataclass, field
 import yaml
 
 from harness.dataset import DISTANCES
-from harness.filters import SCENARIOS
 from harness.names import UnsafeName, check_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -52,8 +54,11 @@ ALGORITHMS_DIR = os.path.join(ROOT, "algorithms")
 MAX_DEFAULT_BUILDS = 15
 
 _TOP_KEYS = {"module", "native", "packages", "algorithms"}
-_ALGO_KEYS = {"class", "args", "description", "scenarios", "distances", "label_aware", "uses_filter_map", "exact",
-              "runs"}
+_ALGO_KEYS = {"class", "args", "description", "distances", "exact", "runs"}
+# Keys that the plugin's class declares now (algorithms.base.FilteredANN); a config that still has
+# one is told where it went.
+_MOVED_KEYS = {"scenarios": "predicates", "label_aware": "builds_on_attribute", "uses_filter_map": "uses_filter_map"}
+_CLASS_DECLARATIONS = {"predicates": "all", "builds_on_attribute": False, "uses_filter_map": True}
 _GROUP_KEYS = {"build", "query", "constraints", "opt_in"}
 _SAFE_FUNCTIONS = {"min": min, "max": max, "abs": abs}
 
@@ -75,9 +80,9 @@ class Definition:
     packages: list
     build_args: dict
     query_args: list
-    scenarios: list
+    predicates: object     # "all", or the list of predicate kinds the class answers
     distances: list
-    label_aware: bool = False
+    builds_on_attribute: bool = False
     uses_filter_map: bool = True
     exact: bool = False
     skipped_queries: int = 0  # query-arg sets dropped by constraints
@@ -107,10 +112,14 @@ def args_name(args):
 @dataclass
 class Group:
     name: str
-    build: dict
-    query: dict
+    builds: list      # the build argument sets: a grid's cartesian product, or listed one by one
+    query: dict       # a grid of query arguments
     constraints: list
     opt_in: bool
+
+    @property
+    def build_keys(self):
+        return sorted({key for b in self.builds for key in b})
 
 
 @dataclass
@@ -124,12 +133,20 @@ class AlgorithmConfig:
     packages: list
     args: dict
     description: str
-    scenarios: list
     distances: list
-    label_aware: bool
-    uses_filter_map: bool
+    predicates: object = "all"        # from the class: "all", or the predicate kinds it answers
+    builds_on_attribute: bool = False  # from the class: fit() gets the attribute its predicate reads
+    uses_filter_map: bool = True       # from the class: it filters with the harness's filter map
     exact: bool = False
     groups: dict = field(default_factory=dict)
+
+    def answers(self, spec):
+        """Whether the class answers a scenario's predicate (every kind it uses, for composites);
+        "unfiltered" (spec None) is answered by every plugin that works from the filter map."""
+        from harness.predicates import part_kinds
+        if self.predicates == "all":
+            return True
+        return ({"unfiltered"} if spec is None else part_kinds(spec)) <= set(self.predicates)
 
     def default_groups(self):
         """Groups run unless others are named: all but `smoke` and opt-in ones (smoke if none)."""
@@ -160,10 +177,21 @@ def _check_list(value, where, choices=None):
     return value
 
 
-def _check_grid(value, where):
+def _check_builds(value, where):
+    """Build argument sets: a mapping is a grid (its cartesian product), a list of mappings lists them."""
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"{where}: empty list of builds")
+        return [{k: v[0] for k, v in _check_grid(b, f"{where}[{i}]", scalars=True).items()} for i, b in enumerate(value)]
+    return _grid(_check_grid(value, where))
+
+
+def _check_grid(value, where, scalars=False):
     grid = _check_mapping(value or {}, where)
     out = {}
     for key, values in grid.items():
+        if scalars and isinstance(values, list):
+            raise ConfigError(f"{where}.{key}: one value per listed build, not a list")
         values = values if isinstance(values, list) else [values]
         if not values:
             raise ConfigError(f"{where}.{key}: empty list of values")
@@ -276,10 +304,10 @@ def _module_file(module, search_roots):
     return None
 
 
-def _method_parameters(module, cls, method, search_roots, seen=None):
-    """(parameter names, takes **kwargs) of `cls.method` in `module`, following base classes
-    through the module's imports; None when the class or method cannot be found in source here
-    (a base class from an installed library): then the arguments cannot be checked."""
+def _from_class(module, cls, find, search_roots, seen=None):
+    """What find(class node) returns for `cls` in `module` or, where it returns None, for its
+    base classes, followed through the module's imports; None when the class cannot be found in
+    source here (a base class from an installed library)."""
     seen = seen or set()
     if (module, cls) in seen:
         return None
@@ -296,21 +324,40 @@ def _method_parameters(module, cls, method, search_roots, seen=None):
                 imported[alias.asname or alias.name] = (node.module, alias.name)
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     if cls not in classes:
-        return _method_parameters(*imported[cls], method, search_roots, seen) if cls in imported else None
-    node = classes[cls]
-    for item in node.body:
-        if isinstance(item, ast.FunctionDef) and item.name == method:
-            args = item.args
-            names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs][1:]  # without self
-            return names, args.kwarg is not None
-    for base in node.bases:
+        return _from_class(*imported[cls], find, search_roots, seen) if cls in imported else None
+    found = find(classes[cls])
+    if found is not None:
+        return found
+    for base in classes[cls].bases:
         if isinstance(base, ast.Name):
-            found = (_method_parameters(module, base.id, method, search_roots, seen) if base.id in classes
-                     else _method_parameters(*imported[base.id], method, search_roots, seen)
-                     if base.id in imported else None)
+            where = (module, base.id) if base.id in classes else imported.get(base.id)
+            found = _from_class(*where, find, search_roots, seen) if where else None
             if found is not None:
                 return found
     return None
+
+
+def _method_parameters(module, cls, method, search_roots):
+    """(parameter names, takes **kwargs) of `cls.method`; None when it cannot be read (then the
+    arguments cannot be checked)."""
+    def find(node):
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == method:
+                args = item.args
+                return [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs][1:], args.kwarg is not None
+        return None
+    return _from_class(module, cls, find, search_roots)
+
+
+def _class_declaration(module, cls, name, search_roots):
+    """The literal value a class (or a base) assigns to `name` in its body, e.g. predicates = (...)."""
+    def find(node):
+        for item in node.body:
+            if isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in item.targets):
+                return (ast.literal_eval(item.value),)
+        return None
+    found = _from_class(module, cls, find, search_roots)
+    return found[0] if found else _CLASS_DECLARATIONS[name]
 
 
 def _check_arguments(cfg, search_roots):
@@ -333,10 +380,27 @@ def _check_arguments(cfg, search_roots):
                 raise ConfigError(f"{where}.args.{key}: {cfg.cls}.__init__ takes no argument '{key}' "
                                   f"(it takes: {', '.join(accepted) or 'none'})")
         for gname, group in cfg.groups.items():
-            for key in getattr(group, section):
+            for key in (group.build_keys if section == "build" else group.query):
                 if key not in accepted:
                     raise ConfigError(f"{where}.runs.{gname}.{section}.{key}: {cfg.cls}.{method} takes no argument "
                                       f"'{key}' (it takes: {', '.join(accepted) or 'none'})")
+
+
+def _read_declarations(cfg, search_roots):
+    """What the class says it answers (predicates, builds_on_attribute, uses_filter_map)."""
+    from harness.predicates import kind_names
+    for name in _CLASS_DECLARATIONS:
+        try:
+            value = _class_declaration(cfg.module, cfg.cls, name, search_roots)
+        except ValueError:
+            raise ConfigError(f"{cfg.path}: algorithms.{cfg.name}: {cfg.cls}.{name} must be a literal") from None
+        setattr(cfg, name, value)
+    known = set(kind_names()) | {"unfiltered"}
+    if cfg.predicates != "all" and (not isinstance(cfg.predicates, (tuple, list))
+                                    or not set(cfg.predicates) <= known):
+        raise ConfigError(f"{cfg.path}: algorithms.{cfg.name}: {cfg.cls}.predicates is {cfg.predicates!r}: \"all\" "
+                          f"or a tuple of {', '.join(sorted(known))}")
+    cfg.predicates = cfg.predicates if cfg.predicates == "all" else list(cfg.predicates)
 
 
 def _search_roots(path):
@@ -368,6 +432,10 @@ def load_config(path):
             check_name(name, "algorithm name")
         except UnsafeName as e:
             raise ConfigError(f"{where}: {e}") from None
+        for key in _MOVED_KEYS:
+            if isinstance(spec, dict) and key in spec:
+                raise ConfigError(f"{where}.{key}: the plugin's class declares this now "
+                                  f"({_MOVED_KEYS[key]} = ... in {spec.get('class', 'its class')}); remove it here")
         spec = _check_mapping(spec, where, _ALGO_KEYS, required=("class", "runs"))
         runs = _check_mapping(spec["runs"], f"{where}.runs")
         if "smoke" not in runs:
@@ -378,10 +446,7 @@ def load_config(path):
             packages=_check_list(raw.get("packages", []), f"{path}: packages"),
             args=_check_mapping(spec.get("args", {}), f"{where}.args"),
             description=str(spec.get("description", "")),
-            scenarios=_check_list(spec.get("scenarios", []), f"{where}.scenarios", SCENARIOS),
             distances=_check_list(spec.get("distances", list(DISTANCES)), f"{where}.distances", DISTANCES),
-            label_aware=bool(spec.get("label_aware", False)),
-            uses_filter_map=bool(spec.get("uses_filter_map", True)),
             exact=bool(spec.get("exact", False)),
         )
         for gname, group in runs.items():
@@ -391,15 +456,16 @@ def load_config(path):
             except UnsafeName as e:
                 raise ConfigError(f"{gwhere}: {e}") from None
             group = _check_mapping(group or {}, gwhere, _GROUP_KEYS)
-            build = _check_grid(group.get("build"), f"{gwhere}.build")
+            builds = _check_builds(group.get("build"), f"{gwhere}.build")
             query = _check_grid(group.get("query"), f"{gwhere}.query")
-            names = set(build) | set(query) | set(cfg.args) | {"dimension"}
-            cfg.groups[str(gname)] = Group(str(gname), build, query,
+            names = {key for b in builds for key in b} | set(query) | set(cfg.args) | {"dimension"}
+            cfg.groups[str(gname)] = Group(str(gname), builds, query,
                                            _check_constraints(group.get("constraints"), f"{gwhere}.constraints", names),
                                            bool(group.get("opt_in", False)))
             if not any("dimension" in c for c in cfg.groups[str(gname)].constraints):
                 expand(cfg, cfg.groups[str(gname)], None)  # evaluates every constraint now: errors at load
         _check_arguments(cfg, _search_roots(path))
+        _read_declarations(cfg, _search_roots(path))
         configs.append(cfg)
     return configs
 
@@ -440,7 +506,7 @@ def expand(cfg, group, dimension):
     `dimension`), and the number of combinations its constraints skipped."""
     definitions, skipped = [], 0
     where = f"{cfg.path}: algorithms.{cfg.name}.runs.{group.name}.constraints"
-    for build in _grid(group.build):
+    for build in group.builds:
         build_args = {**cfg.args, **build}
         queries = [q for q in _grid(group.query)
                    if _holds(group.constraints, {"dimension": dimension, **build_args, **q}, where)]
@@ -452,13 +518,14 @@ def expand(cfg, group, dimension):
         definitions.append(Definition(
             algorithm=cfg.name, plugin=cfg.plugin, plugin_dir=os.path.dirname(cfg.path), group=group.name, module=cfg.module, cls=cfg.cls,
             image=cfg.image, packages=list(cfg.packages), build_args=build_args, query_args=queries,
-            scenarios=list(cfg.scenarios), distances=list(cfg.distances), label_aware=cfg.label_aware,
+            predicates=cfg.predicates, distances=list(cfg.distances), builds_on_attribute=cfg.builds_on_attribute,
             uses_filter_map=cfg.uses_filter_map, exact=cfg.exact, skipped_queries=n_queries - len(queries)))
     return definitions, skipped
 
 
-def select(configs, selectors):
-    """The (config, group) pairs that `--algorithm` selectors name; all defaults when none."""
+def select(configs, selectors, tuned=None):
+    """The (config, group) pairs that `--algorithm` selectors name; all defaults when none.
+    tuned(algorithm) -> Group or None: the group `algorithm/tuned` that harness.tune wrote."""
     if not selectors:
         return [(c, g) for c in configs.values() for g in c.default_groups()]
     chosen = []
@@ -468,6 +535,12 @@ def select(configs, selectors):
             algo, _, gname = sel.partition("/")
             if algo in configs and gname in configs[algo].groups:
                 found = [(configs[algo], configs[algo].groups[gname])]
+            elif algo in configs and gname == "tuned":
+                group = tuned(algo) if tuned else None
+                if group is None:
+                    raise ConfigError(f"--algorithm {sel}: no tuned group for this dataset yet: run "
+                                      f"python -m harness.tune --algorithm {algo} --dataset DATASET first")
+                found = [(configs[algo], group)]
         elif sel in configs:
             found = [(configs[sel], g) for g in configs[sel].default_groups()]
         else:

@@ -197,14 +197,18 @@ GROUP_TITLES = {"selectivity_q1": "selectivity Q1", "selectivity_q2": "selectivi
 
 
 def query_groups(ds, scenario, recall, seconds, query_ids):
-    """Recall and QPS per selectivity quartile and per query-label length (filtered scenarios),
-    from the groups stored with the dataset; row i of recall and seconds is query query_ids[i]."""
+    """Recall and QPS per selectivity quartile and per group of the scenario's predicate kind
+    (label lengths, range levels), from the groups stored with the dataset; row i of recall and
+    seconds is query query_ids[i]. (The percentile and top-k groups serve the experiments.)"""
     if scenario == "unfiltered":
         return {}
     sc = ds.scenarios[scenario]
     selectivity = sc.selectivity[query_ids]
     groups = {}
-    for key, name in GROUP_TITLES.items():
+    for key in sc.groups:
+        if key.startswith(("selectivity_p", "top")):
+            continue
+        name = GROUP_TITLES.get(key, key)
         mask = sc.groups[key][query_ids]
         if mask.any():
             groups[name] = {"queries": int(mask.sum()), "recall": float(recall[mask].mean()),

@@ -1,28 +1,15 @@
-"""Filter scenarios and the standard filter map.
-
-Every base vector i has a label set L_i; a query has a label set L_q. Vector i is *valid* for
-the query when (the FANNS paper, section 2):
-
-    containment     L_q ⊆ L_i
-    overlap         L_q ∩ L_i ≠ ∅
-    equality        L_i = L_q
-    fixed_equality  equality over a fixed-length label assignment (F positions × V values)
-                    that the scenario stores separately; every set has exactly F labels.
+"""The standard filter map, and the postings label predicates build it from.
 
 The *filter map* of a query is a little-endian packed uint8 bitset over the base (bit i of
-byte i >> 3 is vector i), the form `np.packbits(mask, bitorder="little")` gives and
-faiss' IDSelectorBitmap reads. It is built from per-label postings: sorted id lists for
-rare labels and dense bitsets only for frequent ones, so that a vocabulary of 200,000 labels
-fits in memory. Equality needs no scan of candidates: L_i = L_q exactly when L_q ⊆ L_i and
-|L_i| = |L_q|, so the set size is indexed as one more posting list per size.
+byte i >> 3 is vector i), the form `np.packbits(mask, bitorder="little")` gives and faiss'
+IDSelectorBitmap reads: bit i is set when base vector i passes the query's predicate. Each
+predicate kind builds it its own way (harness.predicates); the label kinds from the per-label
+postings here: sorted id lists for rare labels and dense bitsets only for frequent ones, so that
+a vocabulary of 200,000 labels fits in memory, and one more posting per set size.
 """
 import numpy as np
 
-SCENARIOS = ("containment", "overlap", "equality", "fixed_equality")
-UNFILTERED = "unfiltered"
-
-# Which set operation decides validity; fixed_equality is equality on its own label sets.
-_MODE = {"containment": "and", "overlap": "or", "equality": "equal", "fixed_equality": "equal"}
+UNFILTERED = "unfiltered"  # the pseudo-scenario every dataset has: no predicate at all
 
 
 _BIT = np.array([1 << b for b in range(8)], dtype=np.uint8)
@@ -118,44 +105,26 @@ class LabelIndex:
                 ids = ids[other[pos] == ids]
         return ids_to_bitset(ids, self.n)
 
-    def filter_map(self, query_labels, scenario):
-        """The packed bitset of the base items valid for one query."""
-        mode = _MODE[scenario]
-        labels = {int(x) for x in query_labels}
-        known = {x for x in labels if 0 <= x < self.n_labels}
-        if mode == "or":
-            out = np.zeros_like(self._all)
-            sparse = []
-            for label in known:
-                if label in self.dense:
-                    np.bitwise_or(out, self.dense[label], out=out)
-                else:
-                    sparse.append(self.posting(label))
-            for ids in sparse:
-                ids_to_bitset(ids, self.n, out=out)
-            return out
-        if len(known) < len(labels):  # a label no base item carries: nothing contains it
+    def all_of(self, labels, size=None):
+        """Bitset of the items that carry every label (a label this index does not know: none),
+        and with `size`, exactly that many labels (the set-size postings)."""
+        labels = {int(x) for x in labels}
+        if any(not 0 <= x < self.n_labels for x in labels):
             return np.zeros_like(self._all)
-        if mode == "equal":
-            if len(known) > self.max_size:
+        if size is not None:
+            if not 0 <= size <= self.max_size:
                 return np.zeros_like(self._all)
-            known.add(self.n_labels + len(known))  # the posting of sets of exactly this size
-        return self._intersection(known)
+            labels.add(self.n_labels + size)
+        return self._intersection(labels)
 
-    def filter_maps(self, query_label_rows, scenario):
-        """Filter maps of several queries: uint8 [len(rows), ceil(n/8)]."""
-        out = np.empty((len(query_label_rows), bitset_bytes(self.n)), dtype=np.uint8)
-        for i, labels in enumerate(query_label_rows):
-            out[i] = self.filter_map(labels, scenario)
+    def any_of(self, labels):
+        """Bitset of the items that carry at least one of the labels."""
+        out = np.zeros_like(self._all)
+        for label in {int(x) for x in labels}:
+            if not 0 <= label < self.n_labels:
+                continue
+            if label in self.dense:
+                np.bitwise_or(out, self.dense[label], out=out)
+            else:
+                ids_to_bitset(self.posting(label), self.n, out=out)
         return out
-
-
-def is_valid(base_labels, query_labels, scenario):
-    """Plain-Python reference of the four predicates, for tests and documentation."""
-    base, query = set(base_labels), set(query_labels)
-    mode = _MODE[scenario]
-    if mode == "and":
-        return query <= base
-    if mode == "or":
-        return bool(query & base)
-    return query == base

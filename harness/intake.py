@@ -36,9 +36,10 @@ def _same(a, b):
 
 def expected_files(spec):
     """{relative path: (kind, todo item)} of every file the job may produce."""
-    defn, workload, k = spec["definition"], spec["workload"], spec["k"]
+    defn, workload = spec["definition"], spec["workload"]
     out = {}
     for item in spec["todo"]:
+        k = item["k"]
         out[result_relpath(workload, item["scenario"], k, defn["algorithm"], item["run_name"])] = ("result", item)
         out[failure_relpath(workload, k, defn["algorithm"], spec["build_name"], item["scenario"],
                             item["run_name"])] = ("report", item)
@@ -66,7 +67,7 @@ def check_result(path, spec, item):
     if os.path.getsize(path) > MAX_RESULT_BYTES:
         raise Rejected(f"larger than {MAX_RESULT_BYTES >> 30} GiB")
     defn = spec["definition"]
-    n, k = len(spec["query_ids"]), spec["k"]
+    n, k = len(spec["query_ids"]), item["k"]
     try:
         with h5py.File(path, "r") as f:
             attrs = _decode(dict(f.attrs))

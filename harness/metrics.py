@@ -31,7 +31,7 @@ Query vectors are held out of the base, so a query is never its own neighbour.
 """
 import numpy as np
 
-from harness.filters import UNFILTERED, bits_test
+from harness.filters import UNFILTERED
 from harness.groundtruth import exact_distances
 
 RELATIVE_TIE = 1e-6
@@ -118,8 +118,7 @@ class Evaluator:
         if not np.any(m > gt.shape[1]):
             thresholds, kth, m = self.thresholds(scenario, k)
             norms = self.norms()
-        index = None if scenario == UNFILTERED else ds.label_index(scenario)
-        rows = None if scenario == UNFILTERED else ds.scenarios[scenario].query_labels
+        sc = None if scenario == UNFILTERED else ds.scenarios[scenario]
         nq = len(neighbors)
         recall = np.zeros(nq)
         counts = dict(padding=0, out_of_range=0, duplicates=0, violations=0, queries_with_violations=0,
@@ -134,8 +133,8 @@ class Evaluator:
             _, first = np.unique(ids, return_index=True)
             counts["duplicates"] += len(ids) - len(first)
             ids = ids[np.sort(first)]
-            if index is not None and len(ids):
-                passing = bits_test(index.filter_map(rows.row(qi), scenario), ids)
+            if sc is not None and len(ids):
+                passing = sc.predicate.passes(ids, sc.operands[qi])  # the kind's own exact check
                 bad = int(np.sum(~passing))
                 counts["violations"] += bad
                 counts["queries_with_violations"] += bad > 0

@@ -17,6 +17,7 @@ SIGKILL; local workers also die with their parent, containers carry a label and 
 their own, and the next run.py removes stale containers and takes in (or discards) the finished
 files a killed sweep left in results/.runs/.
 """
+import contextlib
 import fcntl
 import json
 import os
@@ -66,6 +67,17 @@ class LimitError(ValueError):
     """A --cpus or --memory value that cannot be applied; the message says what would be."""
 
 
+@contextlib.contextmanager
+def stops_held():
+    """SIGINT and SIGTERM wait while a worker is being started, so that a stop always finds, and
+    removes, the worker it interrupts (a container created but not yet known would outlive run.py)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def sample_queries(nq, n, seed=QUERY_SAMPLE_SEED):
     """The ids of the queries a sweep runs: all, or a seeded random sample of n (sorted), the
     same for every plugin (--queries N; the first N in file order would follow the file's order)."""
@@ -79,7 +91,7 @@ class Sweep:
     """What one `run.py` invocation measures, and where the results go."""
     ds: object
     dataset_path: str
-    k: int
+    counts: tuple  # the k of each pass: one build serves every k (harness.experiments' top-k)
     runs: int
     batch: bool
     timeout: float
@@ -144,40 +156,45 @@ def plan(sweep, selection, scenarios):
         if ds.distance not in cfg.distances:
             p.unsupported.append((cfg.name, f"does not support distance '{ds.distance}'"))
             continue
-        run_scenarios = [s for s in available if s == UNFILTERED or s in cfg.scenarios]
+        spec = lambda s: None if s == UNFILTERED else ds.scenarios[s].predicate.spec
+        run_scenarios = [s for s in available if cfg.answers(spec(s))]
+        skipped = [s for s in available if s not in run_scenarios]
+        if skipped:
+            kinds = "predicates of every kind" if cfg.predicates == "all" else ", ".join(cfg.predicates)
+            p.unsupported.append((cfg.name, f"answers {kinds}, so not {', '.join(skipped)}"))
         if not run_scenarios:
-            p.unsupported.append((cfg.name, f"supports none of the scenarios {', '.join(available)}"))
             continue
         definitions, skipped = expand(cfg, group, ds.d)
         p.skipped_constraints += skipped
         for defn in definitions:
             code = system.code_hash(defn.plugin_dir)
-            build_record = _record(os.path.join(sweep.root, failure_relpath(sweep.workload, sweep.k, defn.algorithm,
-                                                                           defn.build_name)))
-            build_failed = not force and _current(build_record, ds.content_hash, code)
             todo = []
-            for scenario in run_scenarios:
-                for query_args in defn.query_args:
-                    result, failed = _pass_paths(sweep, defn, scenario, query_args)
-                    failure = build_record if build_failed else _record(failed)
-                    if not force and _current(_record(result), ds.content_hash, code):
-                        p.done += 1
-                    elif not force and _current(failure, ds.content_hash, code) and failure.get("cause") != HOST_FAULT:
-                        p.failed_before += 1
-                    else:
-                        p.host_retries += failure is not None and failure.get("cause") == HOST_FAULT
-                        todo.append({"scenario": scenario, "query_args": query_args,
-                                     "run_name": defn.run_name(query_args)})
+            for k in sweep.counts:
+                build_record = _record(os.path.join(sweep.root, failure_relpath(sweep.workload, k, defn.algorithm,
+                                                                               defn.build_name)))
+                build_failed = not force and _current(build_record, ds.content_hash, code)
+                for scenario in run_scenarios:
+                    for query_args in defn.query_args:
+                        result, failed = _pass_paths(sweep, defn, scenario, query_args, k)
+                        failure = build_record if build_failed else _record(failed)
+                        if not force and _current(_record(result), ds.content_hash, code):
+                            p.done += 1
+                        elif not force and _current(failure, ds.content_hash, code) and failure.get("cause") != HOST_FAULT:
+                            p.failed_before += 1
+                        else:
+                            p.host_retries += failure is not None and failure.get("cause") == HOST_FAULT
+                            todo.append({"scenario": scenario, "query_args": query_args, "k": k,
+                                         "run_name": defn.run_name(query_args)})
             if todo:
                 p.jobs.append(Job(defn, todo, code))
     return p
 
 
-def _pass_paths(sweep, defn, scenario, query_args):
+def _pass_paths(sweep, defn, scenario, query_args, k):
     """Where one pass's result file and its failure record go."""
     run_name = defn.run_name(query_args)
-    return (os.path.join(sweep.root, result_relpath(sweep.workload, scenario, sweep.k, defn.algorithm, run_name)),
-            os.path.join(sweep.root, failure_relpath(sweep.workload, sweep.k, defn.algorithm, defn.build_name,
+    return (os.path.join(sweep.root, result_relpath(sweep.workload, scenario, k, defn.algorithm, run_name)),
+            os.path.join(sweep.root, failure_relpath(sweep.workload, k, defn.algorithm, defn.build_name,
                                                      scenario, run_name)))
 
 
@@ -188,8 +205,8 @@ class Busy(Exception):
 
 
 class WorkloadLock:
-    """An exclusive lock (flock: released when the process ends, however it ends) on one
-    workload of one results directory."""
+    """An exclusive lock (flock: released by release() or when the process ends, however it
+    ends) on one workload of one results directory."""
 
     def __init__(self, root, workload):
         self.path = os.path.join(root, ".locks", f"{workload}.lock")
@@ -209,6 +226,12 @@ class WorkloadLock:
         os.write(fd, str(os.getpid()).encode())
         self.fd = fd
         return self
+
+    def release(self):
+        """Released before the process ends: harness.experiments runs several sweeps in one process."""
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor drops the flock
+            self.fd = None
 
 
 def staging_dir(sweep):
@@ -259,7 +282,7 @@ def job_spec(job, sweep, engine):
     return {"definition": defn.__dict__, "build_name": defn.build_name, "todo": job.todo, "dataset": sweep.ds.name,
             "workload": sweep.workload, "dataset_hash": sweep.ds.content_hash,
             "query_ids": sweep.query_ids.tolist(), "query_sample_seed": QUERY_SAMPLE_SEED if sweep.queries else None,
-            "k": sweep.k, "runs": sweep.runs, "batch": sweep.batch, "code_hash": job.code_hash, "mode": engine.mode,
+            "runs": sweep.runs, "batch": sweep.batch, "code_hash": job.code_hash, "mode": engine.mode,
             "image_id": engine.image_id(defn), "memory_limit": engine.memory_limit, "cpus": engine.cpus}
 
 
@@ -338,7 +361,7 @@ def _conclude(job, sweep, spec, run_dir, code, reason, cause, seconds, log_path,
         more = f" and {len(intake.rejected) - 3} more" if len(intake.rejected) > 3 else ""
         reason = (reason + "; " if reason else "") + f"wrote files it does not own, rejected: {listed}{more}"
         cause = cause or "plugin"
-    key = lambda item: (item["scenario"], item["run_name"])
+    key = lambda item: (item["scenario"], item["run_name"], item["k"])
     produced = {key(item) for _, item in (intake.moved if intake else [])}
     reported = {key(item): (why, trace) for item, why, trace in (intake.reports if intake else [])}
     missing = [item for item in job.todo if key(item) not in produced and key(item) not in reported]
@@ -359,25 +382,26 @@ def _write_records(job, sweep, mode, failed, reason, cause, log_path, produced):
     defn, ds = job.definition, sweep.ds
     common = {"algorithm": defn.algorithm, "build_args": defn.build_args, "dataset": ds.name,
               "workload": sweep.workload, "dataset_hash": ds.content_hash, "code_hash": job.code_hash,
-              "mode": mode, "k": sweep.k, "time": time.time(),
+              "mode": mode, "time": time.time(),
               "log": os.path.relpath(log_path, sweep.root)}
     failed_keys = set()
     try:
         for item, why, item_cause, trace in failed:
             if why == reason:
                 continue  # the build's own record covers it
-            _, path = _pass_paths(sweep, defn, item["scenario"], item["query_args"])
-            write_json(path, {**common, "scenario": item["scenario"], "query_args": item["query_args"],
+            _, path = _pass_paths(sweep, defn, item["scenario"], item["query_args"], item["k"])
+            write_json(path, {**common, "k": item["k"], "scenario": item["scenario"], "query_args": item["query_args"],
                               "reason": why, "cause": item_cause, "traceback": trace})
             failed_keys.add(path)
-        build = os.path.join(sweep.root, failure_relpath(sweep.workload, sweep.k, defn.algorithm, defn.build_name))
-        if reason:
-            write_json(build, {**common, "reason": reason, "cause": cause or "plugin", "finished_passes": produced,
-                               "failed_passes": len(failed)})
-        elif os.path.exists(build):
-            os.remove(build)  # it ran through now
+        for k in dict.fromkeys(item["k"] for item in job.todo):  # a build's record under each k it served
+            build = os.path.join(sweep.root, failure_relpath(sweep.workload, k, defn.algorithm, defn.build_name))
+            if reason:
+                write_json(build, {**common, "k": k, "reason": reason, "cause": cause or "plugin",
+                                   "finished_passes": produced, "failed_passes": len(failed)})
+            elif os.path.exists(build):
+                os.remove(build)  # it ran through now
         for item in job.todo:
-            _, path = _pass_paths(sweep, defn, item["scenario"], item["query_args"])
+            _, path = _pass_paths(sweep, defn, item["scenario"], item["query_args"], item["k"])
             if path not in failed_keys and os.path.lexists(path):
                 os.remove(path)  # a pass that has a result now leaves no stale record behind
     except OSError as e:  # a full disk: the failure is printed, and retried next run for lack of a record
@@ -498,21 +522,23 @@ class LocalEngine:
         with open(log_path, "w") as log:
             log.write(f"$ {' '.join(cmd)}\n")
             log.flush()
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-            self.reaper.watch("pgid", proc.pid)
+            proc = None
             try:
-                code = proc.wait(timeout=sweep.timeout)
-                return code, ""
+                with stops_held():
+                    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+                    self.reaper.watch("pgid", proc.pid)
+                return proc.wait(timeout=sweep.timeout), ""
             except subprocess.TimeoutExpired:
                 return -int(signal.SIGKILL), f"timeout: killed after {sweep.timeout:g} s (--timeout)"
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the worker, and anything it started
-                except ProcessLookupError:
-                    pass
-                proc.wait()
-                self.reaper.clear()
+                if proc is not None:
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)  # the worker, and anything it started
+                    except ProcessLookupError:
+                        pass
+                    proc.wait()
+                    self.reaper.clear()
 
 
 class DockerEngine:
@@ -579,25 +605,27 @@ class DockerEngine:
         dataset = os.path.abspath(sweep.worker_dataset)
         inside = "/data/dataset.hdf5"
         deadline = int(sweep.timeout) + CONTAINER_GRACE
+        container, reason = None, ""
         try:
-            container = self.client.containers.run(
-                self.images[defn.image].id,
-                ["timeout", "-s", "KILL", str(deadline),
-                 "python", "-m", "harness.worker", "--dataset", inside, "--job", "/job/job.json", "--out", "/out"],
-                detach=True, network_mode="none", user="1000:1000", working_dir="/app", read_only=True,
-                tmpfs={"/tmp": ""}, environment={"PYTHONUNBUFFERED": "1", "PYTHONPATH": "/app"},
-                # Mounts, not volume strings: a ':' in a path is then just a character.
-                mounts=[Mount(inside, dataset, type="bind", read_only=True),
-                        Mount("/job/job.json", job_path, type="bind", read_only=True),
-                        Mount("/out", out_dir, type="bind", read_only=False)],
-                cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=PIDS_LIMIT,
-                cpuset_cpus=self.cpus, mem_limit=self.memory_limit, memswap_limit=self.memory_limit,
-                labels={CONTAINER_LABEL: self.runner})
-        except docker.errors.DockerException as e:
-            raise EngineError(str(e).splitlines()[0][:300]) from None
-        self.reaper.watch("container", container.id)
-        reason = ""
-        try:
+            with stops_held():
+                try:
+                    container = self.client.containers.run(
+                        self.images[defn.image].id,
+                        ["timeout", "-s", "KILL", str(deadline),
+                         "python", "-m", "harness.worker", "--dataset", inside, "--job", "/job/job.json",
+                         "--out", "/out"],
+                        detach=True, network_mode="none", user="1000:1000", working_dir="/app", read_only=True,
+                        tmpfs={"/tmp": ""}, environment={"PYTHONUNBUFFERED": "1", "PYTHONPATH": "/app"},
+                        # Mounts, not volume strings: a ':' in a path is then just a character.
+                        mounts=[Mount(inside, dataset, type="bind", read_only=True),
+                                Mount("/job/job.json", job_path, type="bind", read_only=True),
+                                Mount("/out", out_dir, type="bind", read_only=False)],
+                        cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=PIDS_LIMIT,
+                        cpuset_cpus=self.cpus, mem_limit=self.memory_limit, memswap_limit=self.memory_limit,
+                        labels={CONTAINER_LABEL: self.runner})
+                except docker.errors.DockerException as e:
+                    raise EngineError(str(e).splitlines()[0][:300]) from None
+                self.reaper.watch("container", container.id)
             try:
                 code = container.wait(timeout=sweep.timeout)["StatusCode"]
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
@@ -612,14 +640,15 @@ class DockerEngine:
         except docker.errors.DockerException as e:
             raise EngineError(str(e).splitlines()[0][:300]) from None
         finally:
-            try:
-                with open(log_path, "wb") as log:
-                    log.write(f"$ docker run {self.images[defn.image].tags} worker ({container.short_id})\n".encode())
-                    log.write(container.logs())
-            except Exception:
-                pass
-            try:
-                container.remove(force=True)
-            except Exception:
-                pass
-            self.reaper.clear()
+            if container is not None:
+                try:
+                    with open(log_path, "wb") as log:
+                        log.write(f"$ docker run {self.images[defn.image].tags} worker ({container.short_id})\n".encode())
+                        log.write(container.logs())
+                except Exception:
+                    pass
+                try:
+                    container.remove(force=True)
+                except Exception:
+                    pass
+                self.reaper.clear()

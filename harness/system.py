@@ -98,6 +98,13 @@ def _module_file(name, roots):
     return None
 
 
+def _discovers_its_modules(init_path):
+    """Whether a package imports its own modules by listing them (pkgutil.iter_modules(__path__)),
+    as harness.predicates does: then no import statement names them."""
+    with open(init_path, encoding="utf-8") as f:
+        return "iter_modules(__path__)" in f.read()
+
+
 def _imported_names(path):
     """Dotted names a Python file imports, anywhere in it (also inside functions)."""
     import ast
@@ -139,6 +146,9 @@ def worker_files(plugin_dir):
         found[path] = root
         if not path.endswith(".py"):
             continue
+        if os.path.basename(path) == "__init__.py" and _discovers_its_modules(path):
+            folder = os.path.dirname(path)  # a registry that finds its modules by name: all of them run
+            todo += [(os.path.join(folder, name), root) for name in sorted(os.listdir(folder)) if name.endswith(".py")]
         for name in _imported_names(path):
             parts = name.split(".")
             for i in range(1, len(parts) + 1):  # a.b.c runs a/__init__.py and a/b/__init__.py too

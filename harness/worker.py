@@ -86,11 +86,12 @@ class QueryPass:
         self.ds, self.scenario, self.k = ds, scenario, k
         self.Q = ds.test[query_ids]
         if scenario == UNFILTERED:
-            self.rows, self.index = None, None
+            self.predicate, self.operands, self.filters = None, None, [None] * len(query_ids)
         else:
-            labels = ds.scenarios[scenario].query_labels
-            self.rows = [labels.row(i) for i in query_ids]
-            self.index = ds.label_index(scenario)
+            sc = ds.scenarios[scenario]
+            self.predicate = sc.predicate
+            self.operands = [sc.operands[i] for i in query_ids]
+            self.filters = [sc.predicate.filter(o) for o in self.operands]  # what plugins receive
 
     def _store(self, ids, out, i):
         ids = np.asarray(ids)
@@ -110,15 +111,14 @@ class QueryPass:
         filter_t = np.zeros(nq)
         self.too_many = 0
         clock = time.perf_counter
-        build_map = self.index is not None and uses_filter_map
+        build_map = self.predicate is not None and uses_filter_map
         valid = None
         for i in range(nq):
-            labels = None if self.rows is None else self.rows[i]
             t0 = t1 = clock()
             if build_map:
-                valid = self.index.filter_map(labels, self.scenario)
+                valid = self.predicate.filter_map(self.operands[i])
                 t1 = clock()
-            out = algo.filtered_query(self.Q[i], k, labels, self.scenario, valid)
+            out = algo.filtered_query(self.Q[i], k, self.filters[i], valid)
             t2 = clock()
             search_t[i], filter_t[i] = t2 - t1, t1 - t0
             self._store(out, ids, i)
@@ -131,13 +131,12 @@ class QueryPass:
         self.too_many = 0
         for a in range(0, nq, BATCH_CHUNK):
             b = min(nq, a + BATCH_CHUNK)
-            rows = None if self.rows is None else self.rows[a:b]
             t0 = t1 = time.perf_counter()
             valid = None
-            if self.index is not None and uses_filter_map:
-                valid = self.index.filter_maps(rows, self.scenario)
+            if self.predicate is not None and uses_filter_map:
+                valid = self.predicate.filter_maps(self.operands[a:b])
                 t1 = time.perf_counter()
-            out = algo.batch_filtered_query(self.Q[a:b], k, rows, self.scenario, valid)
+            out = algo.batch_filtered_query(self.Q[a:b], k, self.filters[a:b], valid)
             t2 = time.perf_counter()
             if len(out) != b - a:
                 raise PluginError(f"batch_filtered_query returned {len(out)} rows for {b - a} queries")
@@ -147,8 +146,8 @@ class QueryPass:
         return ids, search_s, filter_s
 
 
-def run_pass(algo, defn, ds, job, scenario, query_args, fit):
-    k, runs = job["k"], job["runs"]
+def run_pass(algo, defn, ds, job, scenario, query_args, k, fit):
+    runs = job["runs"]
     query_ids = np.asarray(job["query_ids"], dtype=np.int64)
     nq = len(query_ids)
     qp = QueryPass(ds, scenario, k, query_ids)
@@ -198,13 +197,13 @@ def run_pass(algo, defn, ds, job, scenario, query_args, fit):
     return attrs, arrays
 
 
-def fit_algorithm(cls, defn, ds, labels):
+def fit_algorithm(cls, defn, ds, attribute):
     algo = cls(ds.distance, **defn.build_args)
     algo.set_threads(system.available_cpus())
     system.reset_peak_rss()
     rss0 = system.rss()
     t0 = time.perf_counter()
-    algo.fit(ds.train, labels)
+    algo.fit(ds.train, attribute)
     build_time = time.perf_counter() - t0
     index_memory = system.rss() - rss0
     size = algo.index_size()
@@ -216,14 +215,17 @@ def fit_algorithm(cls, defn, ds, labels):
 
 
 def fit_groups(defn, ds, todo):
-    """Passes grouped by the base labels their fit needs: one fit for label-agnostic plugins,
-    one per distinct base-label assignment for label-aware ones."""
+    """Passes grouped by the attribute their fit needs: one fit (with no attribute) for plugins
+    that work from the filter map, one per attribute the predicates read for plugins built on
+    one (builds_on_attribute; the unfiltered scenario: the attribute `labels`)."""
     groups = {}
     for item in todo:
-        scenario = item["scenario"]
-        base = ds.labels if scenario == UNFILTERED else ds.scenarios[scenario].base_labels
-        key = id(base) if defn.label_aware else 0
-        groups.setdefault(key, (base, []))[1].append(item)
+        attribute = None
+        if defn.builds_on_attribute:
+            scenario = item["scenario"]
+            attribute = ds.labels if scenario == UNFILTERED else ds.scenarios[scenario].predicate.attribute
+        key = getattr(attribute, "name", None)
+        groups.setdefault(key, (attribute, []))[1].append(item)
     return list(groups.values())
 
 
@@ -241,35 +243,35 @@ def work(args, status):
               "dataset_hash": job["dataset_hash"], "exact": defn.exact,
               "dataset_distance": ds.distance, "code_hash": job["code_hash"], "mode": job["mode"],
               "image_id": job.get("image_id"), "versions": system.package_versions(defn.packages),
-              "label_aware": defn.label_aware, "uses_filter_map": defn.uses_filter_map,
+              "builds_on_attribute": defn.builds_on_attribute, "uses_filter_map": defn.uses_filter_map,
               "memory_limit": job.get("memory_limit"), "cpus": job.get("cpus"),
               # The CPU level native code was compiled for: set in the images; local builds are the host's.
               "march": os.environ.get("FILTERBENCH_MARCH", "local build"),
               **system.cpu_info()}
-    for base_labels, items in fit_groups(defn, ds, job["todo"]):
+    for attribute, items in fit_groups(defn, ds, job["todo"]):
         status.phase(f"building {defn.algorithm} {defn.build_name}")
-        log(f"fit {defn.algorithm} {defn.build_name}")
-        algo, fit = fit_algorithm(cls, defn, ds, base_labels)
+        log(f"fit {defn.algorithm} {defn.build_name}" + (f" on attribute {attribute.name}" if attribute else ""))
+        algo, fit = fit_algorithm(cls, defn, ds, attribute)
         log(f"  built in {fit['build_time']:.2f} s, index size {fit['index_size']} bytes ({fit['index_size_method']})")
         for item in items:
-            scenario, query_args = item["scenario"], item["query_args"]
+            scenario, query_args, k = item["scenario"], item["query_args"], item["k"]
             run_name = defn.run_name(query_args)
-            status.phase(f"pass {scenario} {run_name}")
+            status.phase(f"pass {scenario} k={k} {run_name}")
             try:
-                attrs, arrays = run_pass(algo, defn, ds, job, scenario, query_args, fit)
+                attrs, arrays = run_pass(algo, defn, ds, job, scenario, query_args, k, fit)
             except Exception as e:
                 if host_fault(e):
                     raise
                 reason = f"{type(e).__name__}: {e}"
                 log(f"  {scenario} {run_name}: failed: {reason}")
-                write_json(os.path.join(args.out, failure_relpath(job["workload"], job["k"], defn.algorithm,
+                write_json(os.path.join(args.out, failure_relpath(job["workload"], k, defn.algorithm,
                                                                   defn.build_name, scenario, run_name)),
                            {"reason": reason, "traceback": traceback.format_exc(), "scenario": scenario,
-                            "query_args": query_args, "time": time.time(), **common})
+                            "query_args": query_args, "k": k, "time": time.time(), **common})
                 continue
             attrs.update(common)
             attrs["finished"] = time.time()
-            path = os.path.join(args.out, result_relpath(job["workload"], scenario, job["k"], defn.algorithm, run_name))
+            path = os.path.join(args.out, result_relpath(job["workload"], scenario, k, defn.algorithm, run_name))
             write_result(path, attrs, arrays)
             status.passes_done += 1
             log(f"  {scenario:15s} {run_name}: {attrs['qps']:.0f} QPS")

@@ -1,4 +1,4 @@
-"""FilterBench's native code: the compiled extension `filterbench_native` (ACORN, UNG, CAPS), built
+"""FilterBench's native code: the compiled extension `filterbench_native` (ACORN, UNG, CAPS, iRangeGraph), built
 from native/src and the shared headers in native/include/filterbench (distance kernels, filter
 maps, visited lists, heaps, parallel loops, index files, label sets).
 

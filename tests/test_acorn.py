@@ -52,9 +52,9 @@ def test_never_returns_an_id_that_fails_the_filter(data, variant):
         for fallback in (None, 0.0):  # the pure graph too
             algo.set_query_arguments(efSearch=64, fallback_selectivity=fallback)
             for i, q in enumerate(Q):
-                ids = algo.filtered_query(q, 10, None, "containment", bits[i])
+                ids = algo.filtered_query(q, 10, None, bits[i])
                 assert masks[i][ids].all() and len(set(ids)) == len(ids)
-            batch = algo.batch_filtered_query(Q, 10, None, "containment", bits)
+            batch = algo.batch_filtered_query(Q, 10, [None] * len(Q), bits)
             assert all(masks[i][row[row >= 0]].all() for i, row in enumerate(batch))
 
 
@@ -64,7 +64,7 @@ def test_graph_search_is_accurate_where_the_predicate_is_navigable(data, variant
     algo = fitted(X, **VARIANTS[variant])
     masks, bits = filter_maps(len(X), len(Q), 0.3)
     algo.set_query_arguments(efSearch=200, fallback_selectivity=0)
-    recall = np.mean([len(set(algo.filtered_query(q, 10, None, "containment", bits[i]))
+    recall = np.mean([len(set(algo.filtered_query(q, 10, None, bits[i]))
                           & set(exact_top(X, q, masks[i], 10))) / 10 for i, q in enumerate(Q)])
     assert recall >= 0.98
     assert algo.stats()["graph_queries"] == len(Q) and algo.stats()["exact_queries"] == 0
@@ -76,7 +76,7 @@ def test_fallback_answers_rare_predicates_exactly(data):
     masks, bits = filter_maps(len(X), len(Q), 0.02)
     before = algo.stats()
     for i, q in enumerate(Q):
-        assert list(algo.filtered_query(q, 10, None, "containment", bits[i])) == list(exact_top(X, q, masks[i], 10))
+        assert list(algo.filtered_query(q, 10, None, bits[i])) == list(exact_top(X, q, masks[i], 10))
     after = algo.stats()
     assert after["exact_queries"] - before["exact_queries"] == len(Q)
     assert after["distance_computations"] - before["distance_computations"] == masks.sum()
@@ -91,7 +91,7 @@ def test_unfiltered_and_angular(data):
     hits = 0
     for q in Q:
         truth = np.argsort(-(Xn @ (q / np.linalg.norm(q))), kind="stable")[:10]
-        hits += len(set(algo.filtered_query(q, 10, None, "unfiltered", None)) & set(truth))
+        hits += len(set(algo.filtered_query(q, 10, None, None)) & set(truth))
     assert hits / (10 * len(Q)) >= 0.98
 
 
@@ -114,8 +114,8 @@ def test_save_load_round_trip_and_exact_size(data, tmp_path):
     _, bits = filter_maps(len(X), len(Q), 0.3)
     for a in (algo, loaded):
         a.set_query_arguments(efSearch=50, fallback_selectivity=0)
-    assert np.array_equal(algo.batch_filtered_query(Q, 10, None, "containment", bits),
-                          loaded.batch_filtered_query(Q, 10, None, "containment", bits))
+    assert np.array_equal(algo.batch_filtered_query(Q, 10, [None] * len(Q), bits),
+                          loaded.batch_filtered_query(Q, 10, [None] * len(Q), bits))
     (tmp_path / "bad.acorn").write_bytes(b"not an index")
     with pytest.raises(RuntimeError, match="not a FBACORN index"):
         loaded.load(str(tmp_path / "bad.acorn"))
@@ -135,9 +135,9 @@ def test_wrong_dimension_and_short_filter_map_are_refused(data):
     X, Q = data
     algo = fitted(X[:500], M=8, gamma=1)
     with pytest.raises(ValueError, match="dimension 8, the index 16"):
-        algo.filtered_query(Q[0][:8], 10, None, "unfiltered", None)
+        algo.filtered_query(Q[0][:8], 10, None, None)
     with pytest.raises(ValueError, match="filter map has 10 bytes"):
-        algo.filtered_query(Q[0], 10, None, "containment", np.ones(10, dtype=np.uint8))
+        algo.filtered_query(Q[0], 10, None, np.ones(10, dtype=np.uint8))
 
 
 def test_acorn_on_yfcc_end_to_end(tmp_path):

@@ -4,25 +4,50 @@ import numpy as np
 import pytest
 
 from harness.dataset import Dataset, DatasetError
-from harness.filters import SCENARIOS, is_valid, popcount
+from harness.filters import popcount
 from datasets.workloads import MIN_VALID
 
+RANDOM_FILTER = {"containment", "overlap", "equality", "fixed_equality", "range", "range-correlated"}
 
-def test_random_filter_has_four_scenarios_with_enough_valid_vectors(xxs):
-    ds = Dataset(xxs)
-    assert set(ds.scenarios) == set(SCENARIOS)
+
+def test_random_filter_has_its_scenarios_with_enough_valid_vectors(small):
+    ds = Dataset(small)
+    assert set(ds.scenarios) == RANDOM_FILTER | {"containment-and-range"}
+    assert {name: sc.kind for name, sc in ds.scenarios.items()} == {
+        "containment": "containment", "overlap": "overlap", "equality": "equality", "fixed_equality": "equality",
+        "range": "range", "range-correlated": "range", "containment-and-range": "and"}
     for name, sc in ds.scenarios.items():
         assert (sc.valid_count >= MIN_VALID).all(), name
-        maps = ds.label_index(name).filter_maps(sc.query_labels.rows(), name)
+        maps = sc.predicate.filter_maps(sc.operands)
         assert np.array_equal(popcount(maps), sc.valid_count)
         assert np.allclose(sc.selectivity, sc.valid_count / ds.n)
-        # Spot-check validity of the stored ground truth with the plain predicate.
-        base = sc.base_labels
-        for i in range(0, ds.nq, 17):
-            for j in sc.neighbors[i][sc.neighbors[i] >= 0][:20]:
-                assert is_valid(base.row(j), sc.query_labels.row(i), name)
-    fixed = ds.scenarios["fixed_equality"].base_labels
+        # Spot-check the stored ground truth with the kind's own exact check.
+        for i in range(0, ds.nq, 97):
+            ids = sc.neighbors[i][sc.neighbors[i] >= 0][:20]
+            assert sc.predicate.passes(ids, sc.operands[i]).all(), (name, i)
+    fixed = ds.attributes["fixed"]
     assert (fixed.sizes() == 4).all() and fixed.n_labels == 12  # F=4 positions × V=3 values
+    assert ds.attributes["uniform_value"].kind == ds.attributes["cluster_value"].kind == "numeric"
+
+
+def test_a_range_over_the_attribute_that_follows_the_clusters_selects_a_few_clusters(small):
+    # range-correlated: the valid vectors of a query lie in about as many clusters as its range
+    # spans (cluster_value = the cluster's place + a fraction); uniform_value spreads over all 64.
+    from harness.filters import bitset_to_ids
+    ds = Dataset(small)
+    centres = {}
+    for name in ("range", "range-correlated"):
+        sc = ds.scenarios[name]
+        i = int(np.flatnonzero(sc.groups["range 1%"])[0])
+        ids = bitset_to_ids(sc.filter_map(i), ds.n)
+        centres[name] = len(np.unique(np.floor(ds.attributes["cluster_value"].values[ids])))
+    assert centres["range-correlated"] <= 2 and centres["range"] > 30
+
+
+def test_small_variants_leave_out_what_cannot_be_drawn(xxs):
+    ds = Dataset(xxs)
+    assert set(ds.scenarios) == RANDOM_FILTER  # containment-and-range: too few vectors pass both on 2,000
+    assert "containment-and-range_omitted" in ds.attrs
 
 
 def test_build_is_deterministic(tmp_path, monkeypatch):
@@ -58,8 +83,15 @@ def replace(key, value):
 @pytest.mark.parametrize("edit, message", [
     (replace("test", np.zeros((100, 3), np.float32)), "'test' has dimension 3 but 'train' has 16"),
     (replace("train", np.zeros(5, np.float32)), "'train' has 1 dimensions, expected 2"),
-    (lambda g: g["labels/indices"].__setitem__(0, 5000), "'labels/indices' has label ids outside"),
-    (replace("labels/indptr", np.arange(10)), "'labels/indptr' has 10 entries, expected 2001"),
+    (lambda g: g["attributes/labels/indices"].__setitem__(0, 5000),
+     "'attributes/labels/indices' has label ids outside [0, 1000)"),
+    (replace("attributes/labels/indptr", np.arange(10)), "'attributes/labels/indptr' has 10 entries, expected 2001"),
+    (replace("attributes/uniform_value/values", np.zeros(7)), "'attributes/uniform_value/values' has 7 entries"),
+    (replace("scenarios/range/predicate", ['{"kind": "between", "attribute": "uniform_value"}']),
+     "scenario 'range': unknown predicate {'kind': 'between'"),
+    (replace("scenarios/range/predicate", ['{"kind": "range", "attribute": "labels"}']),
+     "scenario 'range': range reads a numeric attribute, and 'labels' is labels"),
+    (lambda g: g["scenarios/range/operands/lo"].__setitem__(0, np.nan), "scenario 'range': 'scenarios/range/operands/lo'"),
     (replace("scenarios/overlap/neighbors", np.zeros((99, 100), np.int32)), "'scenarios/overlap/neighbors'"),
     (lambda g: g.pop("scenarios/equality/selectivity"), "missing 'scenarios/equality/selectivity'"),
     (replace("neighbors", np.full((100, 100), 2000, np.int32)), "'neighbors' has ids outside [-1, 2000)"),
@@ -70,6 +102,41 @@ def test_malformed_files_name_what_is_wrong(xxs, tmp_path, edit, message):
     with pytest.raises(DatasetError) as e:
         Dataset(path)
     assert message in str(e.value) and "bad.hdf5" in str(e.value)
+
+
+def test_files_written_before_attributes_still_load(xxs, tmp_path):
+    # The layout before attributes: labels/, test_labels/, fixed_equality's base_labels/, and the
+    # four scenarios' operands in query_labels/ with no predicate stored.
+    old = {"attributes/labels": "labels", "query_attributes/labels": "test_labels",
+           "attributes/fixed": "scenarios/fixed_equality/base_labels"}
+    four = ("containment", "overlap", "equality", "fixed_equality")
+    path = tmp_path / "old.hdf5"
+    with h5py.File(xxs) as f, h5py.File(path, "w") as g:
+        for key in f.attrs:
+            g.attrs[key] = f.attrs[key]
+
+        def copy(name, obj):
+            if not isinstance(obj, h5py.Dataset) or name.startswith(("query_attributes/fixed", "attributes/cluster",
+                                                                      "attributes/uniform", "query_attributes/cluster",
+                                                                      "query_attributes/uniform")):
+                return
+            parts = name.split("/")
+            if parts[0] == "scenarios" and (parts[1] not in four or parts[2] == "predicate"):
+                return
+            for new, legacy in old.items():
+                if name.startswith(new + "/"):
+                    name = legacy + name[len(new):]
+            g.create_dataset(name.replace("/operands/", "/query_labels/"), data=obj[()])
+        f.visititems(copy)
+    now, before = Dataset(xxs), Dataset(path)
+    assert set(before.scenarios) == set(four) and set(before.attributes) == {"labels", "fixed"}
+    for name in four:
+        a, b = now.scenarios[name], before.scenarios[name]
+        assert a.predicate.spec == b.predicate.spec
+        assert all(np.array_equal(x, y) for x, y in zip(a.operands, b.operands))
+        assert np.array_equal(a.predicate.filter_maps(a.operands), b.predicate.filter_maps(b.operands))
+        assert np.array_equal(a.neighbors, b.neighbors) and a.groups.keys() == b.groups.keys()
+    assert np.array_equal(before.test_labels.indices, now.test_labels.indices)
 
 
 def test_missing_and_corrupt_files(tmp_path):
@@ -96,15 +163,14 @@ def test_plain_ann_benchmarks_file_loads_unfiltered(tmp_path):
 def test_query_groups_follow_the_fanns_paper():
     from harness.dataset import query_groups
     selectivity = np.linspace(0.001, 0.1, 200)[::-1]  # any order
-    labels = np.array([1, 2, 3, 4, 5] * 40)
     valid = (selectivity * 10_000).astype(int)
-    g = query_groups(selectivity, labels, valid)
+    g = query_groups(selectivity, valid, {"labels_short": np.arange(200) % 5 == 0})
     assert [int(g[f"selectivity_q{q}"].sum()) for q in range(1, 5)] == [50, 50, 50, 50]
     assert selectivity[g["selectivity_q1"]].max() < selectivity[g["selectivity_q2"]].min()
     for p in (1, 25, 50, 75):
         picked = selectivity[g[f"selectivity_p{p}"]]
         assert len(picked) == 10 and abs(np.mean(selectivity <= np.median(picked)) - p / 100) < 0.05
-    assert (g["labels_short"] == (labels == 1)).all() and (g["labels_long"] == (labels >= 4)).all()
+    assert g["labels_short"].sum() == 40  # a kind's own groups are kept beside these
     assert (g["top100"] == (valid >= 100)).all() and g["top1"].all()
 
 
@@ -127,14 +193,13 @@ def test_base_size_subset_keeps_the_queries_and_recomputes_ground_truth(xxs):
         keep = f["subset_base_ids"][:]
         assert f.attrs["subset_of"] == "random-filter-xxs" and f.attrs["subset_percent"] == 50
     assert np.array_equal(sub.train, parent.train[keep])
+    assert set(sub.scenarios) == set(parent.scenarios)
     for name, sc in sub.scenarios.items():
-        index = sub.label_index(name)
-        kept = sum(list(sc.query_labels.row(i)) == list(parent.scenarios[name].query_labels.row(i))
-                   for i in range(sub.nq))
-        assert kept > sub.nq // 2, name  # most label sets still pass 10 vectors of half the base
+        kept = sum(repr(np.asarray(a, dtype=object).tolist()) == repr(np.asarray(b, dtype=object).tolist())
+                   for a, b in zip(sc.operands, parent.scenarios[name].operands))
+        assert kept > sub.nq // 2, name  # most operands still pass 10 vectors of half the base
         for i in range(0, sub.nq, 25):  # against a naive exact search over the valid subset
-            valid = np.flatnonzero([is_valid(sc.base_labels.row(j), sc.query_labels.row(i), name)
-                                    for j in range(sub.n)])
+            valid = np.flatnonzero(sc.predicate.passes(np.arange(sub.n), sc.operands[i]))
             assert len(valid) == sc.valid_count[i] >= MIN_VALID
             d = exact_distances(sub.distance, sub.test[i], sub.train[valid])
             k = min(10, len(valid))

@@ -42,7 +42,6 @@ TOY = """
       toy:
         class: Toy
         args: {mode: fast}
-        scenarios: [containment]
         runs:
           smoke: {build: {M: 4}, query: {ef: 8}}
           grid:
@@ -82,7 +81,8 @@ def test_selection_by_plugin_algorithm_group_and_qualified_group(tmp_path):
     ("algorithms: {a: {class: A, runs: {smoke: {}}}}\n", ".module: missing"),
     ("module: m\nalgorithms: {a: {class: A, runs: {other: {}}}}\n", "algorithms.a.runs.smoke: missing"),
     ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {bild: {}}}}}\n", "algorithms.a.runs.smoke.bild: unknown key"),
-    ("module: m\nalgorithms: {a: {class: A, scenarios: [contains], runs: {smoke: {}}}}\n", "algorithms.a.scenarios: 'contains'"),
+    ("module: m\nalgorithms: {a: {class: A, scenarios: [containment], runs: {smoke: {}}}}\n",
+     "algorithms.a.scenarios: the plugin's class declares this now (predicates = ... in A); remove it here"),
     ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {build: {M: []}}}}}\n", "algorithms.a.runs.smoke.build.M: empty"),
     ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {build: {M: 2}, constraints: ['M <']}}}}\n",
      "algorithms.a.runs.smoke.constraints[0]: 'M <' is not a valid expression"),
@@ -206,3 +206,32 @@ def test_missing_module_and_missing_plugin_directory(tmp_path):
                           (["--plugins", str(tmp_path / "plugins" / "toy")], "holds no plugin folder")]:
         proc = subprocess.run([sys.executable, "run.py", "--local", *args], cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_what_a_plugin_answers_is_read_from_its_class(tmp_path):
+    module = TOY_MODULE + """
+
+    class Ranges(Toy):
+        predicates = ("range", "unfiltered")
+        builds_on_attribute = True
+        uses_filter_map = False
+
+
+    class Typo(Toy):
+        predicates = ("ranges",)
+    """
+    text = """
+    module: plugins.toy.module
+    algorithms:
+      toy: {class: Toy, runs: {smoke: {}}}
+      ranges: {class: Ranges, runs: {smoke: {}}}
+    """
+    toy, ranges = load_config(write(tmp_path, text, module=module))
+    assert (toy.predicates, toy.builds_on_attribute, toy.uses_filter_map) == ("all", False, True)  # FilteredANN's
+    assert (ranges.predicates, ranges.builds_on_attribute, ranges.uses_filter_map) == (["range", "unfiltered"], True,
+                                                                                        False)
+    assert toy.answers({"kind": "and", "parts": [{"kind": "range"}, {"kind": "equality"}]})
+    assert ranges.answers({"kind": "range"}) and ranges.answers(None)
+    assert not ranges.answers({"kind": "and", "parts": [{"kind": "range"}, {"kind": "equality"}]})
+    with pytest.raises(ConfigError, match=r"Typo.predicates is \('ranges',\): \"all\" or a tuple of and, containment"):
+        load_config(write(tmp_path, text.replace("Ranges", "Typo"), module=module))

@@ -29,13 +29,19 @@ def smoke(small, tmp_path_factory):
     return results, proc, collect(str(results), "random-filter-s@q100", datasets_lookup=lambda name: small)
 
 
-def test_every_plugin_runs_every_scenario_it_claims(smoke):
+def test_every_plugin_runs_every_scenario_it_answers_and_says_why_it_skips_the_others(smoke, small):
+    from harness.dataset import Dataset
     from harness.definitions import load_all
-    _, _, rows = smoke
+    _, proc, rows = smoke
+    ds = Dataset(small)
     ran = {(r["algorithm"], r["scenario"]) for r in rows}
     for cfg in load_all().values():
-        for scenario in ["unfiltered"] + cfg.scenarios:
-            assert (cfg.name, scenario) in ran, (cfg.name, scenario)
+        answered = [s for s in ds.scenario_names if cfg.answers(None if s == "unfiltered" else ds.scenarios[s].predicate.spec)]
+        assert {s for a, s in ran if a == cfg.name} == set(answered), cfg.name
+        if cfg.predicates == "all":  # from the filter map: ranges and combinations too, with no code of its own
+            assert set(answered) == set(ds.scenario_names), cfg.name
+    assert "skipping ung: answers unfiltered, containment, overlap, equality, so not containment-and-range, range, " \
+           "range-correlated" in proc.stdout
     assert all(r["queries"] == 100 and r["k"] == 10 for r in rows)
 
 
@@ -155,17 +161,15 @@ def test_plain_ann_benchmarks_file_runs_unfiltered(tmp_path):
 
 
 def test_label_metrics_on_a_single_label_dataset(tmp_path):
-    from datasets.workloads import build_arrays, fixed_length_labels
+    from datasets.workloads import LABEL_SCENARIOS, build_arrays, label_attributes
     from harness.dataset import Csr, write_dataset
     rng = np.random.default_rng(6)
     classes = rng.integers(0, 4, 1100)
     vectors = (rng.normal(size=(1100, 6)) + 4 * classes[:, None]).astype(np.float32)  # separable classes
     labels = Csr.from_rows([[c] for c in classes], ["a", "b", "c", "d"])
-    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], csr.vocabulary)
-    fixed = fixed_length_labels(1100, rng)
-    arrays, _ = build_arrays(vectors[:1000], vectors[1000:], "euclidean", take(labels, range(1000)),
-                             take(labels, range(1000, 1100)), take(fixed, range(1000)), take(fixed, range(1000, 1100)),
-                             rng, scenarios=("equality",), log=lambda m: None)
+    attributes, query_attributes = label_attributes(labels, None, np.arange(1000), np.arange(1000, 1100))
+    arrays, _ = build_arrays(vectors[:1000], vectors[1000:], "euclidean", attributes, query_attributes,
+                             {"equality": LABEL_SCENARIOS["equality"]}, rng, log=lambda m: None)
     path = tmp_path / "classes.hdf5"
     write_dataset(str(path), {"name": "classes", "distance": "euclidean"}, arrays)
     proc = run("--dataset", str(path), "--algorithm", "bruteforce", "--scenario", "unfiltered", "-k", "5",

@@ -83,7 +83,7 @@ def test_yfcc_converts_from_the_track_formats_and_runs(tmp_path):
     ds = Dataset(tmp_path / "data" / "yfcc.hdf5")
     assert ds.n == 3000 and ds.d == 8 and ds.nq == 300 and len(ds.labels.vocabulary) == 60
     assert set(ds.scenarios) == {"containment", "overlap", "equality", "fixed_equality"}
-    kept = [i for i in range(ds.nq) if list(ds.scenarios["containment"].query_labels.row(i)) == sorted(queries[i])]
+    kept = [i for i in range(ds.nq) if list(ds.scenarios["containment"].operands[i]) == sorted(queries[i])]
     assert len(kept) > ds.nq // 2  # the track's own tags, except where fewer than 10 vectors pass
     assert "bruteforce" in proc.stdout and "<0.9" not in proc.stdout.split("bruteforce")[-1].splitlines()[0]
 
@@ -115,7 +115,7 @@ def test_fanns_release_and_generic_imports_run(tmp_path):
                              capture_output=True, text=True, cwd=ROOT, env=env)
         assert run.returncode == 0, run.stdout + run.stderr
     fanns = Dataset(tmp_path / "data" / "fanns.hdf5")
-    kept = sum(list(fanns.scenarios["equality"].query_labels.row(i)) == sorted(labels.row(i)) for i in range(40))
+    kept = sum(list(fanns.scenarios["equality"].operands[i]) == sorted(labels.row(i)) for i in range(40))
     assert kept > 0 and fanns.nq == 40 and fanns.n == 1500  # the release's own query label sets, where >= 10 pass
     bad = subprocess.run([sys.executable, "-m", "datasets", "import", "x", "--base", str(tmp_path / "generic.npy"),
                           "--base-labels", str(release / "X_query_and.txt"), "--holdout", "5"],

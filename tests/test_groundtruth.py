@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from harness.filters import LabelIndex
+from harness.attributes import LabelAttribute
 from harness.groundtruth import exact_distances, knn
+from harness.predicates import make
 
 
 def naive(train, test, distance, K, masks):
@@ -23,9 +24,9 @@ def test_filtered_knn_matches_naive_search(distance):
     test = rng.normal(size=(40, 12)).astype(np.float32)
     labels = [rng.choice(8, rng.integers(1, 4), replace=False) for _ in range(3000)]
     indptr = np.concatenate([[0], np.cumsum([len(r) for r in labels])])
-    index = LabelIndex(indptr, np.concatenate(labels), 8)
+    attribute = LabelAttribute("labels", indptr, np.concatenate(labels), [str(i) for i in range(8)])
     queries = [np.array([q % 8]) for q in range(40)]
-    maps = index.filter_maps(queries, "containment")
+    maps = make({"kind": "containment", "attribute": "labels"}, {"labels": attribute}).filter_maps(queries)
     masks = np.unpackbits(maps, axis=1, count=3000, bitorder="little").astype(bool)
     nb, dist, count = knn(train, test, distance, 20, filter_maps=lambda a, b: maps[a:b], query_block=16, base_block=1000)
     assert np.array_equal(nb, naive(train, test, distance, 20, masks))

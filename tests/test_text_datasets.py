@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from harness.dataset import Dataset
-from harness.filters import is_valid
 from harness.groundtruth import exact_distances
 
 RAW = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "data")
@@ -24,7 +23,7 @@ def test_labels_are_real_attributes(built):
     vocab = built.labels.vocabulary
     if built.name.startswith("fashion"):
         assert all("=" in v and not v.endswith("=") for v in vocab)  # an empty cell is no value
-        fixed = built.scenarios["fixed_equality"].base_labels
+        fixed = built.attributes["fixed"]
         assert (fixed.sizes() == 4).all()
         assert {v.split("=")[0] for v in fixed.vocabulary} == {"gender", "masterCategory", "season", "usage"}
     else:
@@ -38,8 +37,7 @@ def test_embeddings_and_ground_truth(built):
     for name, sc in built.scenarios.items():
         assert (sc.valid_count >= 10).all()
         for i in range(0, built.nq, 40):
-            valid = np.array([is_valid(sc.base_labels.row(j), sc.query_labels.row(i), name) for j in range(built.n)])
-            ids = np.flatnonzero(valid)
+            ids = np.flatnonzero(sc.predicate.passes(np.arange(built.n), sc.operands[i]))
             d = exact_distances("angular", built.test[i], built.train[ids])
             want = ids[np.lexsort((ids, d))][:100]
             assert np.array_equal(sc.neighbors[i][:len(want)], want), (name, i)

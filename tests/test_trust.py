@@ -179,7 +179,7 @@ def test_ties_at_any_scale_count_for_every_distance(tmp_path_factory, distance, 
     # exact search in float32 (bruteforce, faiss-flat) must score 1.000 however it breaks the ties.
     from algorithms.bruteforce.module import BruteForce
     from algorithms.faiss.module import FaissFlat
-    from datasets.workloads import build_arrays, fixed_length_labels
+    from datasets.workloads import LABEL_SCENARIOS, build_arrays, label_attributes
     from harness.dataset import Csr
     rng = np.random.default_rng(seed)
     vectors = (rng.normal(size=(420, dimension)) * scale).astype(np.float32)
@@ -188,26 +188,22 @@ def test_ties_at_any_scale_count_for_every_distance(tmp_path_factory, distance, 
     vectors[400:410] = vectors[0]  # held out: queries equal to base vectors
     vectors[410] = vectors[1]
     labels = Csr.from_rows([[i % 2, 2 + i % 3] for i in range(420)], ["a", "b", "c", "d", "e"])
-    take = lambda csr, ids: Csr.from_rows([csr.row(i) for i in ids], csr.vocabulary)
-    fixed = fixed_length_labels(420, rng)
-    arrays, _ = build_arrays(vectors[:400], vectors[400:], distance, take(labels, range(400)),
-                             take(labels, range(400, 420)), take(fixed, range(400)), take(fixed, range(400, 420)),
-                             rng, scenarios=("containment",), log=lambda m: None)
+    attributes, query_attributes = label_attributes(labels, None, np.arange(400), np.arange(400, 420))
+    arrays, _ = build_arrays(vectors[:400], vectors[400:], distance, attributes, query_attributes,
+                             {"containment": LABEL_SCENARIOS["containment"]}, rng, log=lambda m: None)
     path = str(tmp_path_factory.mktemp("ties") / "ties.hdf5")
     write_dataset(path, {"name": "ties", "distance": distance}, arrays)
     ds = Dataset(path)
     evaluator = Evaluator(ds)
     for cls in (BruteForce, FaissFlat):
         algo = cls(distance)
-        algo.fit(ds.train, ds.labels)
+        algo.fit(ds.train, None)
         algo.set_query_arguments()
         for scenario in ds.scenario_names:
-            index = None if scenario == "unfiltered" else ds.label_index(scenario)
+            sc = ds.scenarios.get(scenario)
             ids = np.full((ds.nq, 10), -1, dtype=np.int64)
             for i in range(ds.nq):
-                valid = None if index is None else index.filter_map(ds.scenarios[scenario].query_labels.row(i),
-                                                                    scenario)
-                found = np.asarray(algo.filtered_query(ds.test[i], 10, None, scenario, valid))
+                found = np.asarray(algo.filtered_query(ds.test[i], 10, sc and sc.filter(i), sc and sc.filter_map(i)))
                 ids[i, :len(found)] = found
             recall = evaluator.evaluate(ids, scenario, 10)[0]["recall"]
             assert recall == 1.0, (cls.__name__, scenario, distance, scale, dimension)
@@ -369,7 +365,7 @@ def test_failures_are_counted_with_their_own_reason_and_k(xxs, tmp_path):
     assert "3 of 7 passes produced a result, 4 failed" in proc.stdout
     reasons = {(f["algorithm"], f.get("scenario")): f for f in list_failures(str(tmp_path))}
     mid = reasons[("exits-mid-pass", None)]["reason"]
-    assert mid == "exit code 5, no error reported, while pass containment default__step=1 (1 pass done before) " \
+    assert mid == "exit code 5, no error reported, while pass containment k=10 default__step=1 (1 pass done before) " \
                   "(see the log)"
     assert "exited 0 without finishing" in reasons[("exits-clean", None)]["reason"]
     assert "ids must be integers" in reasons[("float-ids", "containment")]["reason"]
@@ -491,11 +487,12 @@ def test_a_read_only_results_directory_renders_with_its_cache_elsewhere(xxs, tmp
     assert run("--dataset", xxs, *EXACT, results=source).returncode == 0
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     site = build_site(str(view), str(tmp_path / "site"), datasets_lookup=lambda n: xxs)
-    assert len(site.rows) == 10 and not site.skipped
+    scenarios = len(Dataset(xxs).scenario_names)
+    assert len(site.rows) == 2 * scenarios and not site.skipped
     assert glob.glob(str(tmp_path / "cache" / "filterbench" / "metrics-*.json"))
     start = time.time()
     again = build_site(str(view), str(tmp_path / "site2"), datasets_lookup=lambda n: xxs)
-    assert len(again.rows) == 10 and time.time() - start < 30
+    assert len(again.rows) == 2 * scenarios and time.time() - start < 30
 
 
 def test_a_full_results_directory_still_renders(xxs, small_disk, tmp_path):
@@ -506,7 +503,7 @@ def test_a_full_results_directory_still_renders(xxs, small_disk, tmp_path):
     with open(small_disk / "filler", "wb") as f:
         f.write(b"\0" * (stats.f_bavail * stats.f_frsize))  # not a byte left for the metrics cache
     site = build_site(str(small_disk), str(tmp_path / "site"), datasets_lookup=lambda n: xxs)
-    assert len(site.rows) == 5 and not site.skipped
+    assert len(site.rows) == len(Dataset(xxs).scenario_names) and not site.skipped
     assert not os.path.exists(small_disk / ".metrics-cache.json")
 
 
@@ -524,8 +521,8 @@ def _set(key, index, value):
 @pytest.mark.parametrize("edit, message", [
     (_set("train", (5, 3), np.nan), "'train' has 1 vectors with NaN or infinite values (first: row 5)"),
     (_set("test", (2, 0), np.inf), "'test' has 1 vectors with NaN or infinite values (first: row 2)"),
-    (_set("scenarios/containment/query_labels/indices", 0, 5000),
-     "'scenarios/containment/query_labels/indices' has label ids outside [0, 1000)"),
+    (_set("scenarios/containment/operands/indices", 0, 5000),
+     "'scenarios/containment/operands/indices' has label ids outside [0, 1000)"),
 ])
 def test_bad_data_is_refused_with_one_line(xxs, tmp_path, edit, message):
     bad = copy_dataset(xxs, tmp_path / "bad.hdf5", edit=edit)
@@ -648,9 +645,13 @@ def test_the_code_hash_covers_exactly_what_a_worker_runs(tmp_path):
         f.write("\n// a comment\n")
     after_native = hashes()
     assert after_native[0] == before[0] and after_native[1] != before[1]  # only the native plugins
+    with open(copy / "harness" / "predicates" / "range.py", "a") as f:  # found by name, run by every worker
+        f.write("\n# a comment\n")
+    after_predicates = hashes()
+    assert after_predicates[0] != before[0] and after_predicates[2] == before[2]
     with open(copy / "harness" / "worker.py", "a") as f:
         f.write("\n# a comment\n")
-    assert hashes()[0] != before[0]
+    assert hashes()[0] != after_predicates[0]
 
 
 # --- 12. Quick workloads ---------------------------------------------------------------------------------
@@ -665,4 +666,4 @@ def test_quick_workloads_are_a_seeded_sample_the_same_for_every_plugin(xxs, tmp_
         with h5py.File(path) as f:
             assert np.array_equal(f["query_ids"][()], expected) and f.attrs["query_sample_seed"] == 0
     rows = collect(str(tmp_path), "random-filter-xxs@q30", datasets_lookup=lambda n: xxs)
-    assert len(rows) == 10 and all(r["recall"] == 1.0 for r in rows)
+    assert len(rows) == 2 * len(Dataset(xxs).scenario_names) and all(r["recall"] == 1.0 for r in rows)

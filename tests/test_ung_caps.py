@@ -7,6 +7,7 @@ import native
 from algorithms.caps.module import Caps
 from algorithms.ung.module import Ung
 from harness.dataset import Csr
+from harness.predicates import Filter
 
 SCENARIOS = {"ung": ("containment", "overlap", "equality", "fixed_equality"), "caps": ("equality", "fixed_equality")}
 
@@ -24,6 +25,11 @@ def labelled(n=4000, d=16, vocabulary=12, seed=0):
         p[c % vocabulary] *= 4
         rows.append(rng.choice(vocabulary, rng.integers(1, 5), replace=False, p=p / p.sum()))
     return X, Csr.from_rows(rows)
+
+
+def flt(scenario, labels):
+    """The Filter a plugin gets for a query of one of the FANNS paper's scenarios."""
+    return Filter("equality" if scenario == "fixed_equality" else scenario, "labels", np.asarray(labels, dtype=np.int32))
 
 
 def passes(scenario, query, labels):
@@ -73,9 +79,9 @@ def test_never_returns_an_id_that_fails_the_filter(data, name):
     algo.set_query_arguments(**query)
     for scenario in SCENARIOS[name]:
         Q, rows = queries(X, labels, scenario)
-        batch = algo.batch_filtered_query(Q, 10, rows, scenario, None)
+        batch = algo.batch_filtered_query(Q, 10, [flt(scenario, r) for r in rows], None)
         for i, q in enumerate(Q):
-            ids = algo.filtered_query(q, 10, rows[i], scenario, None)
+            ids = algo.filtered_query(q, 10, flt(scenario, rows[i]), None)
             assert all(passes(scenario, rows[i], labels.row(j)) for j in ids), scenario
             assert len(set(ids)) == len(ids) and list(batch[i][batch[i] >= 0]) == list(ids)
     assert algo.stats()["distance_computations"] > 0
@@ -87,7 +93,7 @@ def test_ung_is_accurate_at_a_large_search_list(data):
     algo.set_query_arguments(L_search=400)
     for scenario in SCENARIOS["ung"]:
         Q, rows = queries(X, labels, scenario)
-        recall = np.mean([len(set(algo.filtered_query(q, 10, rows[i], scenario, None))
+        recall = np.mean([len(set(algo.filtered_query(q, 10, flt(scenario, rows[i]), None))
                               & set(exact_top(X, labels, q, rows[i], scenario, 10)))
                           / max(1, len(exact_top(X, labels, q, rows[i], scenario, 10))) for i, q in enumerate(Q)])
         assert recall >= 0.99, (scenario, recall)
@@ -103,7 +109,7 @@ def test_caps_is_exact_when_the_budget_covers_the_valid_set(data):
         largest = max(sum(passes(scenario, r, labels.row(j)) for j in range(len(X))) for r in rows)
         algo.set_query_arguments(nprobe=16, budget=largest)
         for i, q in enumerate(Q):
-            assert list(algo.filtered_query(q, 10, rows[i], scenario, None)) == \
+            assert list(algo.filtered_query(q, 10, flt(scenario, rows[i]), None)) == \
                 list(exact_top(X, labels, q, rows[i], scenario, 10))
 
 
@@ -150,8 +156,8 @@ def test_save_load_round_trip_and_exact_size(data, name, tmp_path):
     loaded.load(str(path))
     loaded.set_query_arguments(**query)
     Q, rows = queries(X, labels, "equality")
-    assert (loaded.batch_filtered_query(Q, 10, rows, "equality", None)
-            == algo.batch_filtered_query(Q, 10, rows, "equality", None)).all()
+    assert (loaded.batch_filtered_query(Q, 10, [flt("equality", r) for r in rows], None)
+            == algo.batch_filtered_query(Q, 10, [flt("equality", r) for r in rows], None)).all()
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(RuntimeError, match="truncated|corrupt"):
         loaded.load(str(path))
@@ -162,16 +168,16 @@ def test_unsupported_scenarios_and_bad_input_are_refused(data):
     caps = fitted(Caps, X, labels, partitions=8, height=4)
     for scenario in ("containment", "overlap"):
         with pytest.raises(ValueError, match="CAPS answers equality"):
-            caps.filtered_query(X[0], 10, labels.row(0), scenario, None)
+            caps.filtered_query(X[0], 10, flt(scenario, labels.row(0)), None)
     with pytest.raises(ValueError, match="UNG answers"):
-        Ung("euclidean").predicate("nearest")
+        Ung("euclidean").query(Filter("range", "year", (1.0, 2.0)))
     with pytest.raises(ValueError, match="distance"):
         Ung("ip")
     with pytest.raises(ValueError, match="L_build must be at least R"):
         Ung("euclidean", R=32, L_build=10)
     ung = fitted(Ung, X, labels, R=16, L_build=50)
     with pytest.raises(ValueError, match="dimension"):
-        ung.filtered_query(np.zeros(3, np.float32), 10, labels.row(0), "containment", None)
+        ung.filtered_query(np.zeros(3, np.float32), 10, flt("containment", labels.row(0)), None)
     with pytest.raises(ValueError, match="label rows"):
         native.load().Ung(16, "l2").build(X, labels.indptr[:-5], labels.indices, 1)
 
@@ -189,9 +195,9 @@ def test_unfiltered_queries_and_unlabelled_data(data):
                                            (Caps, dict(partitions=16), dict(nprobe=16), labels)]:
         algo = fitted(cls, X, base_labels, **build)
         algo.set_query_arguments(**query)
-        recall = np.mean([len(set(algo.filtered_query(q, 10, None, "unfiltered", None)) & set(truth[i])) / 10
+        recall = np.mean([len(set(algo.filtered_query(q, 10, None, None)) & set(truth[i])) / 10
                           for i, q in enumerate(Q)])
         assert recall >= 0.95, (cls.__name__, base_labels is None, recall)
     ung = fitted(Ung, X, labels, R=16, L_build=50)
     ung.set_query_arguments(L_search=100)
-    assert all(len(ung.filtered_query(q, 10, None, "unfiltered", None)) == 10 for q in Q)
+    assert all(len(ung.filtered_query(q, 10, None, None)) == 10 for q in Q)

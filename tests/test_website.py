@@ -23,12 +23,20 @@ SCREENSHOT = os.path.join(ROOT, "website", "build", "test-home.png")
 
 @pytest.fixture(scope="module")
 def site(small, tmp_path_factory):
+    """A full run (all queries: the home page), a quick one (--queries 100: its own page) and one
+    experiment with its reproduction report, rendered."""
     results = tmp_path_factory.mktemp("site-results")
-    cmd = [sys.executable, os.path.join(ROOT, "run.py"), "--local", "--runs", "1", "--queries", "100", "--batch",
-           "--dataset", small, "--results", str(results), "--algorithm", "bruteforce",
-           "--algorithm", "faiss-hnsw-bitmap/smoke", "--algorithm", "faiss-ivf/smoke", "--algorithm", "hnswlib/smoke"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    full = ["--batch", "--algorithm", "bruteforce", "--algorithm", "faiss-hnsw-bitmap/smoke",
+            "--algorithm", "faiss-ivf/smoke", "--algorithm", "hnswlib/smoke"]
+    for cmd in ([os.path.join(ROOT, "run.py"), "--local", "--runs", "1", "--dataset", small, *full],
+                [os.path.join(ROOT, "run.py"), "--local", "--runs", "1", "--dataset", small, "--queries", "100",
+                 "--algorithm", "bruteforce"],
+                ["-m", "harness.experiments", "top-k", "--local", "--dataset", "random-filter-s",
+                 "--algorithm", "bruteforce", "--algorithm", "faiss-hnsw-bitmap/smoke"],
+                ["-m", "harness.experiments", "report", "--dataset", "random-filter-s"]):
+        proc = subprocess.run([sys.executable, *cmd, "--results", str(results)], capture_output=True, text=True,
+                              cwd=ROOT, timeout=1800)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
     out = tmp_path_factory.mktemp("site")
     build_site(str(results), str(out), datasets_lookup=lambda name: small)
     return results, out
@@ -54,8 +62,8 @@ def browser():
     driver.quit()
 
 
-def test_every_page_loads_links_resolve_and_charts_draw(site, browser):
-    _, out = site
+def crawl(out, browser, check):
+    """Every page reachable from the home page, each loaded in the browser and passed to check."""
     todo, seen = [os.path.join(out, "index.html")], set()
     while todo:
         page = todo.pop()
@@ -63,13 +71,7 @@ def test_every_page_loads_links_resolve_and_charts_draw(site, browser):
             continue
         seen.add(page)
         browser.get("file://" + page)
-        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-        assert not errors, (page, errors)
-        charts = browser.execute_script(
-            "return [...document.querySelectorAll('svg.chart')].map(s => [s.id, s.getBoundingClientRect().width,"
-            " s.querySelectorAll('circle, polyline, rect.bar').length])")
-        for chart_id, width, marks in charts:
-            assert width > 100 and marks > 0, (page, chart_id)
+        check(page)
         for href in browser.execute_script("return [...document.querySelectorAll('a[href]')].map(a => a.href)"):
             url = urlparse(href)
             assert url.scheme == "file", (page, href)  # nothing on the site reaches the network
@@ -77,43 +79,101 @@ def test_every_page_loads_links_resolve_and_charts_draw(site, browser):
             assert os.path.exists(target), (page, href)
             if target.endswith(".html"):
                 todo.append(target)
-    names = {os.path.relpath(p, out) for p in seen}
-    assert {"index.html", "method.html", "raw.html", "datasets/random-filter-s-q100.html",
-            "algorithms/bruteforce.html", "algorithms/hnswlib.html"} <= names
-    browser.get("file://" + os.path.join(out, "datasets", "random-filter-s-q100.html"))
+    return {os.path.relpath(p, out) for p in seen}
+
+
+def test_every_page_loads_links_resolve_charts_draw_and_nothing_overflows(site, browser):
+    _, out = site
+
+    def check(page):
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, (page, errors)
+        charts = browser.execute_script(
+            "return [...document.querySelectorAll('svg.chart')].map(s => [s.id, s.getBoundingClientRect().width,"
+            " s.querySelectorAll('.mark, polyline, rect.bar').length])")
+        for chart_id, width, marks in charts:
+            assert width > 100 and marks > 0, (page, chart_id)
+        # Wide tables scroll inside the page: the page itself never scrolls sideways.
+        page_width, view = browser.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert page_width <= view, (page, page_width, view)
+
+    names = crawl(out, browser, check)
+    assert {"index.html", "quick.html", "method.html", "raw.html", "datasets/random-filter-s.html",
+            "datasets/random-filter-s-q100.html", "algorithms/bruteforce.html", "algorithms/hnswlib.html",
+            "experiments/random-filter-s/top-k.html", "experiments/random-filter-s/report.html"} <= names
+    browser.get("file://" + os.path.join(out, "datasets", "random-filter-s.html"))
     chart_ids = browser.execute_script("return [...document.querySelectorAll('svg.chart')].map(s => s.id)")
     assert "qps-containment-k10" in chart_ids and "qps-containment-k10-selectivity-Q1" in chart_ids
     assert all(browser.execute_script(f"return document.getElementById('{c}').getAttribute('role')") == "img"
                for c in chart_ids)
 
 
+def test_the_home_page_opens_with_a_chart_per_dataset_and_quick_runs_stay_off_it(site, browser):
+    _, out = site
+    browser.get("file://" + os.path.join(out, "index.html"))
+    first = browser.execute_script("""
+        const sec = document.querySelector('main section:not(.defect)');
+        return [sec.querySelector('h2').textContent, [...sec.querySelectorAll('svg.chart')].map(s => s.id),
+                [...sec.querySelectorAll('.chart-title')].map(t => t.textContent)]""")
+    heading, charts, titles = first
+    assert heading.startswith("Which method for my filter?") and "random-filter-s" in heading
+    assert "home-random-filter-s-scenarios" in charts  # QPS at recall 0.9 per scenario, one bar per method
+    assert any(c.startswith("home-random-filter-s-levels") for c in charts)  # and per selectivity level
+    assert len(titles) == len(charts) and all("random-filter-s" in t for t in titles)  # every chart says what it shows
+    text = browser.execute_script("return document.querySelector('main').textContent")
+    assert "random-filter-s@q100 ·" not in text  # the quick workload's boards are on quick.html
+    browser.get("file://" + os.path.join(out, "quick.html"))
+    assert "random-filter-s@q100" in browser.execute_script("return document.querySelector('main').textContent")
+
+
+def test_an_algorithm_keeps_one_colour_on_every_chart(site, browser):
+    _, out = site
+    colours = defaultdict(set)  # algorithm -> colours seen
+    charts_of = defaultdict(set)  # algorithm -> charts it appears on
+    for page in ("index.html", "datasets/random-filter-s.html", "experiments/random-filter-s/top-k.html"):
+        browser.get("file://" + os.path.join(out, page))
+        marks = browser.execute_script("""
+            return [...document.querySelectorAll('svg.chart .mark, svg.chart rect.bar[tabindex]')].map(m => [
+                m.closest('svg').id, m.querySelector('title').textContent, getComputedStyle(m).fill])""")
+        for chart, title, fill in marks:
+            name = title.split(":")[0].split(",")[0]
+            colours[name].add(fill)
+            charts_of[name].add(f"{page}#{chart}")
+    assert {"bruteforce", "hnswlib", "faiss-hnsw-bitmap"} <= set(colours)
+    for name, seen in colours.items():
+        assert len(seen) == 1, (name, seen)
+    assert all(len(charts_of[n]) >= 3 for n in ("bruteforce", "faiss-hnsw-bitmap"))
+    assert len({next(iter(c)) for c in colours.values()}) == len(colours)  # and no two share one
+
+
 def test_leaderboard_numbers_equal_those_computed_from_the_result_files(site, small, browser):
     results, out = site
     evaluator = Evaluator(Dataset(small))
-    best = defaultdict(lambda: None)  # (scenario, algorithm) -> best single-thread QPS at recall >= 0.9
+    best = defaultdict(lambda: None)  # (workload, scenario, k, algorithm) -> best single-thread QPS at recall >= 0.9
     for path in list_results(str(results)):
         attrs, arrays = read_result(path)
         recall = evaluator.evaluate(arrays["neighbors"], attrs["scenario"], attrs["k"], arrays["query_ids"])[0]["recall"]
-        key = (attrs["scenario"], attrs["algorithm"])
+        key = (attrs["workload"], attrs["scenario"], f"k={attrs['k']}", attrs["algorithm"])
         if recall >= 0.9 and (best[key] is None or attrs["qps"] > best[key]):
             best[key] = attrs["qps"]
-    browser.get("file://" + os.path.join(out, "index.html"))
-    shown = browser.execute_script("""
-        return [...document.querySelectorAll('section')].map(sec => [sec.querySelector('h2').textContent,
-            [...sec.querySelector('table').querySelectorAll('tbody tr')].map(tr =>
-                [tr.cells[1].textContent.trim(), tr.cells[3].getAttribute('data-value')])])""")
     checked = 0
-    for heading, rows in shown:
-        if "·" not in heading:
-            continue
-        scenario = heading.split("·")[1].strip()
-        for algorithm, value in rows:
-            expected = best[(scenario, algorithm)]
-            assert (value is None) == (expected is None), (scenario, algorithm, value, expected)
-            if expected is not None:
-                assert float(value) == pytest.approx(expected, rel=1e-9)
-                checked += 1
-    assert checked >= 10
+    for page in ("index.html", "quick.html"):
+        browser.get("file://" + os.path.join(out, page))
+        shown = browser.execute_script("""
+            return [...document.querySelectorAll('section')].filter(sec => sec.querySelector('table.board'))
+                .map(sec => [sec.querySelector('h2').textContent,
+                [...sec.querySelector('table.board').querySelectorAll('tbody tr')].map(tr =>
+                    [tr.cells[1].textContent.trim(), tr.cells[3].getAttribute('data-value')])])""")
+        for heading, rows in shown:
+            workload, scenario, k = (part.strip() for part in heading.split("·"))
+            for algorithm, value in rows:
+                expected = best[(workload, scenario, k, algorithm)]
+                assert (value is None) == (expected is None), (heading, algorithm, value, expected)
+                if expected is not None:
+                    assert float(value) == pytest.approx(expected, rel=1e-9)
+                    checked += 1
+    assert checked >= 20
 
 
 def test_tables_download_and_home_page_screenshot(site, browser):

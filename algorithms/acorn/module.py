@@ -32,7 +32,7 @@ class Acorn(NativeIndex):
     def default_fallback(self):
         return 1.0 / self.gamma if self.gamma > 1 else ACORN_1_FALLBACK
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         X = self.vectors(X)
         self.n, d = X.shape
         self.index = self.native.Acorn(d, METRICS[self.distance], self.M, self.gamma, self.M_beta,
@@ -43,12 +43,12 @@ class Acorn(NativeIndex):
         self.efSearch = int(efSearch)
         self.fallback = self.default_fallback() if fallback_selectivity is None else float(fallback_selectivity)
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         ids, _ = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k, valid, self.efSearch,
                                    self.fallback)
         return ids[ids >= 0].astype(np.int64)
 
-    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+    def batch_filtered_query(self, Q, k, filters, valid_rows):
         return self.index.search_batch(self.vectors(Q), k, valid_rows, self.efSearch, self.fallback,
                                        self.threads).astype(np.int64)
 

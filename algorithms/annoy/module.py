@@ -20,7 +20,7 @@ class Annoy(FilteredANN):
         self.metric = DATASET_METRICS[distance] if metric == "dataset" else metric
         self.n_trees, self.seed = int(n_trees), int(seed)
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         self.n, d = X.shape
         self.index = AnnoyIndex(d, self.metric)
         self.index.set_seed(self.seed)
@@ -31,7 +31,7 @@ class Annoy(FilteredANN):
     def set_query_arguments(self, search_k=-1, max_depth=None):
         self.search_k, self.max_depth = int(search_k), max_depth
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         # search_k (nodes inspected) scales with the depth asked for, as annoy's default
         # (n_trees × depth) does, so a deeper post-filter search is not starved of candidates.
         def search(depth):

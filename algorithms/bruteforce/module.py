@@ -6,13 +6,13 @@ from harness.filters import bitset_to_ids
 
 
 class BruteForce(FilteredANN):
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         self.X = self.vectors(X)
         self.n = len(self.X)
         self.sq_norms = (self.X * self.X).sum(1)
         self.distance_computations = 0
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         ids = np.arange(self.n) if valid is None else bitset_to_ids(valid, self.n)
         if len(ids) == 0:
             return ids

@@ -35,7 +35,7 @@ class FaissIndex(FilteredANN):
         raise NotImplementedError
 
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         X = self.vectors(X)
         self.n, d = X.shape
         metric = faiss.METRIC_L2 if self.distance == "euclidean" else faiss.METRIC_INNER_PRODUCT
@@ -60,7 +60,7 @@ class FaissIndex(FilteredANN):
         _, ids = self.index.search(q, depth, params=self.search_params(depth, selector))
         return ids[0]
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         q = self.vectors(np.asarray(q).reshape(1, -1))
         if valid is None:
             return self._search(q, k)
@@ -68,7 +68,7 @@ class FaissIndex(FilteredANN):
             return self._search(q, k, faiss.IDSelectorBitmap(valid))
         return post_filter(lambda depth: self._search(q, depth), k, valid, self.n, self.max_depth)
 
-    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+    def batch_filtered_query(self, Q, k, filters, valid_rows):
         if valid_rows is None:  # faiss batches unfiltered queries itself, across its threads
             Q = self.vectors(Q)
             _, ids = self.index.search(Q, k, params=self.search_params(k, None))
@@ -76,7 +76,7 @@ class FaissIndex(FilteredANN):
         # One selector per query: run queries in parallel Python threads (faiss drops the GIL).
         faiss.omp_set_num_threads(1)
         try:
-            return super().batch_filtered_query(Q, k, query_label_rows, scenario, valid_rows)
+            return super().batch_filtered_query(Q, k, filters, valid_rows)
         finally:
             faiss.omp_set_num_threads(self.threads)
 
@@ -163,7 +163,7 @@ class FaissLSH(FaissIndex):
         super().__init__(distance)
         self.nbits = int(nbits)
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         X = self.vectors(X)
         self.n, d = X.shape
         self.index = faiss.IndexLSH(d, self.nbits, True, True)  # rotate, train thresholds

@@ -16,7 +16,7 @@ class Hnswlib(FilteredANN):
             raise ValueError(f"hnswlib: filtering must be 'callback' or 'post', not '{filtering}'")
         self.M, self.efConstruction, self.filtering, self.seed = int(M), int(efConstruction), filtering, int(seed)
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         X = np.ascontiguousarray(X, dtype=np.float32)
         self.n, d = X.shape
         self.index = hnswlib.Index(space=SPACES[self.distance], dim=d)
@@ -38,7 +38,7 @@ class Hnswlib(FilteredANN):
                 k //= 2
         return np.zeros(0, dtype=np.int64)
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         if valid is None:
             return self._knn(q, k)
         if self.filtering == "callback":
@@ -53,11 +53,11 @@ class Hnswlib(FilteredANN):
         finally:
             self.index.set_ef(self.ef)
 
-    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
+    def batch_filtered_query(self, Q, k, filters, valid_rows):
         if valid_rows is None:
             ids, _ = self.index.knn_query(Q, k=k, num_threads=self.threads)
             return ids.astype(np.int64)
-        return super().batch_filtered_query(Q, k, query_label_rows, scenario, valid_rows)
+        return super().batch_filtered_query(Q, k, filters, valid_rows)
 
     def index_size(self):
         return int(self.index.index_file_size())

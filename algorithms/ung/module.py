@@ -1,10 +1,10 @@
 """UNG, the Unified Navigating Graph (Cai et al., SIGMOD 2025), our own C++ in native/src/ung.cpp.
 
-Label-aware: the index is built from the base labels (a new label assignment is a rebuild). It
-filters on its own structure, not the harness's filter map: containment and equality never
-leave the valid region; overlap runs one containment search per query label and merges them.
-Unfiltered queries are containment of the empty set: they start from the groups whose sets have
-no subset among the base's.
+Built on a label attribute (each attribute its predicates read is a build of its own). It filters
+on its own structure, not the harness's filter map: containment and equality never leave the
+valid region; overlap runs one containment search per query label and merges them. Unfiltered
+queries are containment of the empty set: they start from the groups whose sets have no subset
+among the base's. Ranges and their combinations are not its kind of predicate: skipped.
 """
 import numpy as np
 
@@ -13,13 +13,14 @@ from algorithms.base import NativeIndex
 # UNG compares distances when it prunes, so angular data is normalized and searched by L2,
 # which ranks unit vectors as the angle does.
 METRICS = {"euclidean": "l2", "angular": "l2"}
-PREDICATES = {"unfiltered": "containment", "containment": "containment", "overlap": "overlap",
-              "equality": "equality", "fixed_equality": "equality"}
 NO_LABELS = np.zeros(0, dtype=np.int32)
 
 
 class Ung(NativeIndex):
     native_class = "Ung"
+    predicates = ("unfiltered", "containment", "overlap", "equality")
+    builds_on_attribute = True
+    uses_filter_map = False
 
     def __init__(self, distance, R=32, L_build=100, alpha=1.2, cross_edges=6, seed=100):
         super().__init__(distance)
@@ -31,10 +32,11 @@ class Ung(NativeIndex):
                                      cross_edges=self.params["cross_edges"])  # before any data is read
         self.L_search, self.entry_points = 100, 1
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         X = self.vectors(X)
         self.n, d = X.shape
-        indptr, indices = (labels.indptr, labels.indices) if labels is not None else (np.zeros(self.n + 1, np.int64), NO_LABELS)
+        indptr, indices = (attribute.indptr, attribute.indices) if attribute is not None else \
+            (np.zeros(self.n + 1, np.int64), NO_LABELS)
         self.index = self.native.Ung(d, METRICS[self.distance], **self.params)
         self.index.build(X, indptr, indices, self.threads)
 
@@ -42,18 +44,24 @@ class Ung(NativeIndex):
         self.L_search, self.entry_points = int(L_search), int(entry_points)
 
     @staticmethod
-    def predicate(scenario):
-        if scenario not in PREDICATES:
-            raise ValueError(f"UNG answers {', '.join(PREDICATES)}; '{scenario}' is refused")
-        return PREDICATES[scenario]
+    def query(filter):
+        """(label ids, predicate) of a filter; unfiltered is containment of the empty set."""
+        if filter is None:
+            return NO_LABELS, "containment"
+        if filter.kind not in Ung.predicates:
+            raise ValueError(f"UNG answers {', '.join(Ung.predicates)}; '{filter.kind}' is refused")
+        return filter.operands, filter.kind
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
-        ids = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k,
-                                NO_LABELS if query_labels is None else query_labels, self.predicate(scenario),
+    def filtered_query(self, q, k, filter, valid):
+        labels, predicate = self.query(filter)
+        ids = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k, labels, predicate,
                                 self.L_search, self.entry_points)
         return ids[ids >= 0].astype(np.int64)
 
-    def batch_filtered_query(self, Q, k, query_label_rows, scenario, valid_rows):
-        rows = [NO_LABELS] * len(Q) if query_label_rows is None else list(query_label_rows)
-        return self.index.search_batch(self.vectors(Q), k, rows, self.predicate(scenario),
+    def batch_filtered_query(self, Q, k, filters, valid_rows):
+        queries = [self.query(f) for f in filters]
+        predicates = {predicate for _, predicate in queries}
+        if len(predicates) != 1:
+            raise ValueError("UNG's batch search takes one predicate kind per batch")
+        return self.index.search_batch(self.vectors(Q), k, [labels for labels, _ in queries], predicates.pop(),
                                        self.L_search, self.entry_points, self.threads).astype(np.int64)

@@ -7,6 +7,7 @@
 #include "acorn.h"
 #include "caps.h"
 #include "filterbench/parallel.h"
+#include "irange.h"
 #include "ung.h"
 
 namespace py = pybind11;
@@ -16,6 +17,7 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 using BitsArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 static Metric parse_metric(const std::string& name) {
     if (name == "l2") return Metric::L2;
@@ -44,6 +46,10 @@ static void check_dimension(const FloatArray& x, size_t d, const char* what) {
         throw std::invalid_argument(std::string(what) + " have dimension " +
                                     std::to_string(x.ndim() ? x.shape(x.ndim() - 1) : 0) + ", the index " +
                                     std::to_string(d));
+}
+
+static void check_entry_points(size_t entry_points) {
+    if (entry_points < 1) throw std::invalid_argument("iRangeGraph: entry_points must be at least 1");
 }
 
 static const char* path_name(SearchPath p) { return p == SearchPath::Graph ? "graph" : "exact"; }
@@ -277,4 +283,65 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def_property_readonly("n", &CapsIndex::size)
         .def_property_readonly("partitions", &CapsIndex::partitions)
         .def_property_readonly("distance_computations", &CapsIndex::distance_computations);
+
+    m.def("check_irange_params", [](int M, int ef_construction) { IRangeParams{M, ef_construction}.check(); },
+          py::arg("M"), py::arg("ef_construction"), "raises ValueError for parameters iRangeGraph refuses");
+
+    py::class_<IRangeIndex>(m, "IRangeGraph")
+        .def(py::init([](size_t d, const std::string& metric, int M, int ef_construction, uint64_t seed) {
+                 return std::make_unique<IRangeIndex>(d, parse_metric(metric), IRangeParams{M, ef_construction, seed});
+             }),
+             py::arg("d"), py::arg("metric"), py::arg("M") = 16, py::arg("ef_construction") = 100,
+             py::arg("seed") = 100)
+        .def("build",
+             [](IRangeIndex& self, FloatArray X, DoubleArray values, int threads) {
+                 if (X.ndim() != 2) throw std::invalid_argument("build: X must be a 2-d array");
+                 check_dimension(X, self.dimension(), "build: vectors");
+                 if (values.ndim() != 1 || values.shape(0) != X.shape(0))
+                     throw std::invalid_argument("build: one attribute value per vector expected");
+                 py::gil_scoped_release release;
+                 self.build(X.data(), values.data(), size_t(X.shape(0)), threads);
+             },
+             py::arg("X"), py::arg("values"), py::arg("threads") = 1)
+        .def("search",
+             [](const IRangeIndex& self, FloatArray q, size_t k, double lo, double hi, size_t ef_search,
+                size_t exact_below, size_t entry_points) {
+                 check_dimension(q, self.dimension(), "search: query");
+                 check_entry_points(entry_points);
+                 py::array_t<int32_t> ids(k);
+                 std::vector<float> scores(k);
+                 RangePath path;
+                 {
+                     py::gil_scoped_release release;
+                     path = self.search(q.data(), k, lo, hi, ef_search, exact_below, entry_points, ids.mutable_data(),
+                                        scores.data());
+                 }
+                 return py::make_tuple(ids, path == RangePath::Graph ? "graph" : "exact");
+             },
+             py::arg("q"), py::arg("k"), py::arg("lo"), py::arg("hi"), py::arg("ef_search"), py::arg("exact_below"),
+             py::arg("entry_points"), "-> (ids nearest first, padded with -1; 'graph' or 'exact')")
+        .def("search_batch",
+             [](const IRangeIndex& self, FloatArray Q, size_t k, DoubleArray lo, DoubleArray hi, size_t ef_search,
+                size_t exact_below, size_t entry_points, int threads) {
+                 if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
+                 check_entry_points(entry_points);
+                 check_dimension(Q, self.dimension(), "search_batch: queries");
+                 size_t nq = size_t(Q.shape(0)), d = self.dimension();
+                 if (size_t(lo.size()) != nq || size_t(hi.size()) != nq)
+                     throw std::invalid_argument("search_batch: one lo and one hi per query expected");
+                 return batch(nq, k, threads, [&](size_t i, int32_t* ids, float* scores) {
+                     self.search(Q.data() + i * d, k, lo.data()[i], hi.data()[i], ef_search, exact_below, entry_points, ids,
+                                 scores);
+                 });
+             },
+             py::arg("Q"), py::arg("k"), py::arg("lo"), py::arg("hi"), py::arg("ef_search"), py::arg("exact_below"),
+             py::arg("entry_points"), py::arg("threads") = 1)
+        .def("save", &IRangeIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def_static("load", &IRangeIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def("serialized_size", &IRangeIndex::serialized_size)
+        .def_property_readonly("n", &IRangeIndex::size)
+        .def_property_readonly("layers", &IRangeIndex::layers)
+        .def_property_readonly("distance_computations", &IRangeIndex::distance_computations)
+        .def_property_readonly("graph_queries", [](const IRangeIndex& s) { return s.queries_on(RangePath::Graph); })
+        .def_property_readonly("exact_queries", [](const IRangeIndex& s) { return s.queries_on(RangePath::Exact); });
 }

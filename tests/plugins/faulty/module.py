@@ -9,17 +9,17 @@ from algorithms.bruteforce.module import BruteForce
 
 
 class Crash(BruteForce):
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         raise RuntimeError("index construction exploded")
 
 
 class Hang(BruteForce):
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         time.sleep(3600)
 
 
 class HardExit(BruteForce):
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         os._exit(3)
 
 
@@ -29,17 +29,17 @@ class FailsOnePass(BruteForce):
     def set_query_arguments(self, bad=0):
         self.bad = bad
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         if self.bad:
             raise ValueError("cannot search with bad=1")
-        return super().filtered_query(q, k, query_labels, scenario, valid)
+        return super().filtered_query(q, k, filter, valid)
 
 
 class IgnoresFilter(BruteForce):
     """Returns the unfiltered nearest neighbours, twice the first one, and one id past the end."""
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
-        ids = super().filtered_query(q, k, query_labels, scenario, None)
+    def filtered_query(self, q, k, filter, valid):
+        ids = super().filtered_query(q, k, filter, None)
         return np.concatenate([ids[:1], ids[:k - 2], [self.n + 5]])
 
 
@@ -49,31 +49,31 @@ class ExitsMidPass(BruteForce):
     def set_query_arguments(self, step=0):
         self.step = step
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         if self.step == 1:
             os._exit(5)
-        return super().filtered_query(q, k, query_labels, scenario, valid)
+        return super().filtered_query(q, k, filter, valid)
 
 
 class ExitsClean(BruteForce):
     """Exits with code 0 before writing any result."""
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         os._exit(0)
 
 
 class FloatIds(BruteForce):
     """Returns its (correct) ids as floats plus 0.9: a harness that coerced them would score 1.0."""
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
-        return super().filtered_query(q, k, query_labels, scenario, valid) + 0.9
+    def filtered_query(self, q, k, filter, valid):
+        return super().filtered_query(q, k, filter, valid) + 0.9
 
 
 class WrongExact(BruteForce):
     """Declared exact, but skips the nearest valid vector: the harness must flag itself."""
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
-        return super().filtered_query(q, k + 1, query_labels, scenario, valid)[1:]
+    def filtered_query(self, q, k, filter, valid):
+        return super().filtered_query(q, k + 1, filter, valid)[1:]
 
 
 class HangsSecondPass(BruteForce):
@@ -82,10 +82,10 @@ class HangsSecondPass(BruteForce):
     def set_query_arguments(self, step=0):
         self.step = step
 
-    def filtered_query(self, q, k, query_labels, scenario, valid):
+    def filtered_query(self, q, k, filter, valid):
         if self.step == 1:
             time.sleep(3600)
-        return super().filtered_query(q, k, query_labels, scenario, valid)
+        return super().filtered_query(q, k, filter, valid)
 
 
 class Forger(BruteForce):
@@ -99,16 +99,16 @@ class Forger(BruteForce):
         super().__init__(distance)
         self.victim = victim
 
-    def fit(self, X, labels):
+    def fit(self, X, attribute):
         import json
 
         import h5py
-        super().fit(X, labels)
+        super().fit(X, attribute)
         argv = sys.argv
         out, dataset = argv[argv.index("--out") + 1], argv[argv.index("--dataset") + 1]
         with open(argv[argv.index("--job") + 1]) as f:
             job = json.load(f)
-        workload, k = job["workload"], job["k"]
+        workload, k = job["workload"], job["todo"][0]["k"]
         with h5py.File(dataset, "r") as f:
             found = [name for name in ("neighbors", "scenarios/containment/neighbors") if name in f]
         print(f"forger: ground truth in the worker's dataset: {found or 'none'}", flush=True)

@@ -1,0 +1,25 @@
+"""containment: the base vector's label set contains every query label, L_q ⊆ L_i.
+
+Operands: the query's label ids. Filter map: the AND of the labels' postings. Workload: 1 to 3
+of the query item's own labels (the FANNS paper). The empty set passes every vector."""
+import numpy as np
+
+from harness.predicates._labels import LabelPredicate, subset
+
+
+class Containment(LabelPredicate):
+    kind = "containment"
+    verb = "contain"
+    words = "the vector's labels contain every query label (L_q ⊆ L_i)"
+
+    def filter_map(self, operands):
+        return self.index().all_of(operands)
+
+    def passes(self, ids, operands):
+        return np.array([np.isin(operands, row).all() for row in self.rows_of(ids)], dtype=bool)
+
+    def candidate(self, labels, rng):
+        return subset(labels, rng)
+
+
+KIND = Containment

@@ -1,0 +1,322 @@
+#include "irange.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+
+#include "filterbench/io.h"
+#include "filterbench/parallel.h"
+
+namespace filterbench {
+
+static const char* MAGIC = "FBIRANGE";
+static const uint32_t FORMAT_VERSION = 1;
+
+void IRangeParams::check() const {
+    if (M < 2 || M > 256) throw std::invalid_argument("iRangeGraph: M must be in [2, 256], got " + std::to_string(M));
+    if (ef_construction < M)
+        throw std::invalid_argument("iRangeGraph: ef_construction must be at least M, got " +
+                                    std::to_string(ef_construction));
+}
+
+IRangeIndex::IRangeIndex(size_t d, Metric metric, IRangeParams params) : d_(d), metric_(metric), params_(params) {
+    params_.check();
+    if (d == 0) throw std::invalid_argument("iRangeGraph: dimension must be positive");
+}
+
+// Layer j's segments are `width(j)` positions wide; layer 0 holds the whole base and the widths
+// halve down to the last layer, whose segments hold at most M positions (so segments nest).
+static size_t leaf_width(size_t n, size_t layers) { return (n + (size_t(1) << (layers - 1)) - 1) >> (layers - 1); }
+
+size_t IRangeIndex::segment_begin(size_t layer, size_t p) const {
+    size_t width = leaf_width(n_, layers_) << (layers_ - 1 - layer);
+    return p / width * width;
+}
+
+size_t IRangeIndex::segment_end(size_t layer, size_t p) const {
+    size_t width = leaf_width(n_, layers_) << (layers_ - 1 - layer);
+    return std::min(n_, p / width * width + width);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build
+
+struct IRangeIndex::Build {
+    std::vector<std::mutex> locks;
+    std::vector<int32_t> counts;  // neighbours per position in the layer being built
+    VisitedPool visited;
+    explicit Build(size_t n) : locks(n), counts(n, 0), visited(n) {}
+};
+
+void IRangeIndex::build(const float* X, const double* values, size_t n, int threads) {
+    if (n >= (size_t(1) << 31)) throw std::invalid_argument("iRangeGraph: at most 2^31 - 1 vectors");
+    if (n == 0) throw std::invalid_argument("iRangeGraph: no vectors");
+    n_ = n;
+    // Positions: the order of the values, missing ones (NaN) last.
+    original_.resize(n);
+    std::iota(original_.begin(), original_.end(), 0);
+    std::stable_sort(original_.begin(), original_.end(), [&](int32_t a, int32_t b) {
+        bool na = std::isnan(values[a]), nb = std::isnan(values[b]);
+        return na != nb ? nb : (!na && values[a] < values[b]);
+    });
+    values_.resize(n);
+    data_.resize(n * d_);
+    for (size_t p = 0; p < n; p++) {
+        values_[p] = values[original_[p]];
+        std::copy(X + size_t(original_[p]) * d_, X + (size_t(original_[p]) + 1) * d_, data_.begin() + p * d_);
+    }
+    present_ = size_t(std::find_if(values_.begin(), values_.end(), [](double v) { return std::isnan(v); }) -
+                      values_.begin());
+    layers_ = 1;
+    while (leaf_width(n, layers_) > M()) layers_++;
+    links_.assign(layers_ * n * M(), -1);
+    visited_pool_ = std::make_unique<VisitedPool>(n);
+    for (size_t layer = 0; layer < layers_; layer++) build_layer(layer, threads);
+}
+
+void IRangeIndex::build_layer(size_t layer, int threads) {
+    Build b(n_);
+    std::vector<int32_t> entries, order;
+    for (size_t begin = 0; begin < n_; begin = segment_end(layer, begin)) {
+        size_t end = segment_end(layer, begin), size = end - begin;
+        if (size <= M() + 1) {  // a small segment: every member links to every other
+            for (size_t p = begin; p < end; p++)
+                for (size_t q = begin; q < end; q++)
+                    if (p != q) links_[(layer * n_ + p) * M() + b.counts[p]++] = int32_t(q);
+            continue;
+        }
+        // The entry: the member nearest the segment's mean; the others in a seeded order.
+        std::vector<float> mean(d_, 0.0f);
+        for (size_t p = begin; p < end; p++)
+            for (size_t j = 0; j < d_; j++) mean[j] += vec(p)[j] / float(size);
+        int32_t entry = int32_t(begin);
+        float best = INFINITY;
+        for (size_t p = begin; p < end; p++) {
+            float s = dist(mean.data(), p);
+            if (s < best) best = s, entry = int32_t(p);
+        }
+        std::vector<int32_t> members(size);
+        std::iota(members.begin(), members.end(), int32_t(begin));
+        members.erase(members.begin() + (entry - int32_t(begin)));
+        std::mt19937_64 rng(params_.seed + 0x9E3779B97F4A7C15ull * (layer * 1000003 + begin + 1));
+        std::shuffle(members.begin(), members.end(), rng);
+        for (int32_t p : members) {
+            order.push_back(p);
+            entries.push_back(entry);
+        }
+    }
+    parallel_for(order.size(), threads, [&](size_t i) { insert(b, layer, order[i], entries[i]); }, 16);
+}
+
+std::vector<Neighbor> IRangeIndex::prune(int32_t p, std::vector<Neighbor> candidates) const {
+    // HNSW's heuristic (the relative-neighbourhood rule): keep a candidate unless a kept
+    // neighbour is nearer to it than p is.
+    std::sort(candidates.begin(), candidates.end());
+    std::vector<Neighbor> kept;
+    int32_t previous = -1;
+    for (const Neighbor& c : candidates) {
+        if (kept.size() >= M()) break;
+        if (c.id == p || c.id == previous) continue;
+        previous = c.id;
+        bool diverse = true;
+        for (const Neighbor& k : kept)
+            if (dist(vec(k.id), c.id) < c.score) {
+                diverse = false;
+                break;
+            }
+        if (diverse) kept.push_back(c);
+    }
+    return kept;
+}
+
+void IRangeIndex::insert(Build& b, size_t layer, int32_t p, int32_t entry) {
+    auto visited = b.visited.get();
+    NearestOnTop candidates;
+    TopK top(size_t(params_.ef_construction));
+    Neighbor start{dist(vec(p), entry), entry};
+    visited->mark(entry);
+    candidates.push(start);
+    top.push(start);
+    std::vector<int32_t> neighbors;
+    while (!candidates.empty()) {
+        Neighbor c = candidates.top();
+        if (top.full() && c.score > top.bound()) break;
+        candidates.pop();
+        {
+            std::lock_guard<std::mutex> lock(b.locks[c.id]);
+            const int32_t* list = links(layer, c.id);
+            neighbors.assign(list, list + b.counts[c.id]);
+        }
+        for (int32_t v : neighbors) {
+            if (visited->test_and_mark(v)) continue;
+            float s = dist(vec(p), v);
+            if (!top.full() || s < top.bound()) {
+                candidates.push({s, v});
+                top.push({s, v});
+            }
+        }
+    }
+    std::vector<Neighbor> chosen = prune(p, top.take_sorted());
+    {
+        std::lock_guard<std::mutex> lock(b.locks[p]);
+        int32_t* list = links_.data() + (layer * n_ + p) * M();
+        for (size_t i = 0; i < chosen.size(); i++) list[i] = chosen[i].id;
+        b.counts[p] = int32_t(chosen.size());
+    }
+    for (const Neighbor& c : chosen) {
+        std::lock_guard<std::mutex> lock(b.locks[c.id]);
+        int32_t* list = links_.data() + (layer * n_ + c.id) * M();
+        if (size_t(b.counts[c.id]) < M()) {
+            list[b.counts[c.id]++] = p;
+            continue;
+        }
+        std::vector<Neighbor> pool{{c.score, p}};
+        for (int i = 0; i < b.counts[c.id]; i++) pool.push_back({dist(vec(c.id), list[i]), list[i]});
+        std::vector<Neighbor> kept = prune(c.id, pool);
+        for (size_t i = 0; i < M(); i++) list[i] = i < kept.size() ? kept[i].id : -1;
+        b.counts[c.id] = int32_t(kept.size());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+void IRangeIndex::span(double lo, double hi, size_t& begin, size_t& end) const {
+    auto first = values_.begin(), last = values_.begin() + present_;
+    begin = size_t(std::lower_bound(first, last, lo) - first);
+    end = size_t(std::upper_bound(first, last, hi) - first);
+    if (end < begin || std::isnan(lo) || std::isnan(hi)) end = begin;
+}
+
+RangePath IRangeIndex::search(const float* q, size_t k, double lo, double hi, size_t ef_search, size_t exact_below,
+                              size_t entry_points, int32_t* ids, float* scores) const {
+    std::fill(ids, ids + k, -1);
+    std::fill(scores, scores + k, INFINITY);
+    size_t begin, end;
+    span(lo, hi, begin, end);
+    size_t m = end - begin;
+    TopK top(std::max(k, ef_search));
+    uint64_t computed = 0;
+    RangePath path = m <= exact_below ? RangePath::Exact : RangePath::Graph;
+    if (path == RangePath::Exact) {  // a contiguous block of memory: scanned in order
+        TopK exact(k);
+        for (size_t p = begin; p < end; p++) exact.push({dist(q, p), int32_t(p)});
+        computed = m;
+        top = std::move(exact);
+    } else {
+        auto visited = visited_pool_->get();
+        NearestOnTop candidates;
+        // Entries spread evenly through the span: where the attribute follows the clusters, the span
+        // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
+        size_t entries = std::max<size_t>(1, std::min(entry_points, m));
+        for (size_t i = 0; i < entries; i++) {
+            int32_t p = int32_t(begin + (2 * i + 1) * m / (2 * entries));
+            if (visited->test_and_mark(p)) continue;
+            Neighbor s{dist(q, p), p};
+            computed++;
+            candidates.push(s);
+            top.push(s);
+        }
+        std::vector<int32_t> gathered;
+        gathered.reserve(M());
+        while (!candidates.empty()) {
+            Neighbor c = candidates.top();
+            if (top.full() && c.score > top.bound()) break;
+            candidates.pop();
+            // The improvised graph: c's neighbours inside the span, layer 0 first, at most M.
+            gathered.clear();
+            for (size_t layer = 0; layer < layers_ && gathered.size() < M(); layer++) {
+                const int32_t* list = links(layer, size_t(c.id));
+                for (size_t j = 0; j < M() && gathered.size() < M(); j++) {
+                    int32_t v = list[j];
+                    if (v < 0) break;
+                    if (size_t(v) < begin || size_t(v) >= end) continue;
+                    if (std::find(gathered.begin(), gathered.end(), v) == gathered.end()) gathered.push_back(v);
+                }
+            }
+            size_t fresh = 0;
+            for (int32_t v : gathered)
+                if (!visited->test_and_mark(v)) gathered[fresh++] = v, prefetch_vector(vec(v), d_);
+            for (size_t i = 0; i < fresh; i++) {
+                int32_t v = gathered[i];
+                float s = dist(q, v);
+                computed++;
+                if (!top.full() || s < top.bound()) {
+                    candidates.push({s, v});
+                    top.push({s, v});
+                }
+            }
+        }
+    }
+    std::vector<Neighbor> found = top.take_sorted();
+    for (size_t i = 0; i < std::min(k, found.size()); i++) {
+        ids[i] = original_[found[i].id];
+        scores[i] = found[i].score;
+    }
+    distance_computations_ += computed;
+    path_counts_[int(path)]++;
+    return path;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+template <class Out>
+void IRangeIndex::serialize(Out& out) const {
+    out.bytes(MAGIC, std::string(MAGIC).size());
+    out.template value<uint32_t>(FORMAT_VERSION);
+    out.template value<uint64_t>(d_);
+    out.template value<uint64_t>(n_);
+    out.template value<uint64_t>(present_);
+    out.template value<uint64_t>(layers_);
+    out.template value<int32_t>(int32_t(metric_));
+    out.template value<int32_t>(params_.M);
+    out.template value<int32_t>(params_.ef_construction);
+    out.template value<uint64_t>(params_.seed);
+    out.array(data_);
+    out.array(values_);
+    out.array(original_);
+    out.array(links_);
+}
+
+void IRangeIndex::save(const std::string& path) const {
+    Writer out(path);
+    serialize(out);
+}
+
+size_t IRangeIndex::serialized_size() const {
+    Writer counter;
+    serialize(counter);
+    return counter.size();
+}
+
+std::unique_ptr<IRangeIndex> IRangeIndex::load(const std::string& path) {
+    Reader in(path);
+    in.expect_magic(MAGIC, FORMAT_VERSION);
+    size_t d = in.value<uint64_t>(), n = in.value<uint64_t>(), present = in.value<uint64_t>(),
+           layers = in.value<uint64_t>();
+    Metric metric = Metric(in.value<int32_t>());
+    IRangeParams params;
+    params.M = in.value<int32_t>();
+    params.ef_construction = in.value<int32_t>();
+    params.seed = in.value<uint64_t>();
+    if (d == 0 || present > n || layers > 64) throw std::runtime_error(path + ": corrupt index file");
+    auto index = std::make_unique<IRangeIndex>(d, metric, params);
+    index->n_ = n;
+    index->present_ = present;
+    index->layers_ = layers;
+    index->data_ = in.array<float>(n * d);
+    index->values_ = in.array<double>(n);
+    index->original_ = in.array<int32_t>(n);
+    index->links_ = in.array<int32_t>(layers * n * size_t(params.M));
+    if (index->data_.size() != n * d || index->values_.size() != n || index->original_.size() != n ||
+        index->links_.size() != layers * n * size_t(params.M))
+        throw std::runtime_error(path + ": corrupt index file (sizes)");
+    index->visited_pool_ = std::make_unique<VisitedPool>(n);
+    return index;
+}
+
+}  // namespace filterbench

@@ -1,0 +1,93 @@
+// iRangeGraph (Xu, Gao, Gou, Long and Jensen, SIGMOD 2025): range-filtered nearest-neighbour
+// search, lo <= x <= hi over one numeric attribute, without a graph per possible range.
+//
+// Build: the vectors are sorted by their attribute value; a position is a vector's place in that
+// order. A segment tree over the positions: layer 0 is the whole base, layer j its 2^j equal
+// segments, down to segments of at most M positions. Each segment gets an elemental graph over
+// its own vectors: inserted one by one in a seeded order, each linked to at most M neighbours
+// picked by the relative-neighbourhood rule (HNSW's heuristic), with reverse links pruned the same
+// way. Every vector thus has one neighbour list per layer.
+//
+// Search: the query's range becomes a span of positions [begin, end) by two binary searches. Over
+// that span the search improvises a graph: a vertex's neighbours are those of its lists, layer 0
+// first and downward, that lie in the span, until M are collected. High layers give in-span links
+// that cross segment borders; the layers whose segment lies inside the span give a full graph of
+// their segment. A best-first search with list ef_search starts from vertices spread through the
+// span. Ours, beside the paper: a span of at most exact_below positions is scanned instead
+// (its vectors are contiguous in memory, so a scan of a few thousand is faster than a search).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "filterbench/distance.h"
+#include "filterbench/heap.h"
+#include "filterbench/visited.h"
+
+namespace filterbench {
+
+struct IRangeParams {
+    int M = 16;                // out-degree bound of every elemental graph
+    int ef_construction = 100;  // candidate list of the build's searches
+    uint64_t seed = 100;       // insertion order inside segments
+
+    void check() const;
+};
+
+enum class RangePath { Graph = 0, Exact = 1 };
+
+class IRangeIndex {
+   public:
+    IRangeIndex(size_t d, Metric metric, IRangeParams params);
+
+    // values: the attribute of each vector (NaN: missing, in no range).
+    void build(const float* X, const double* values, size_t n, int threads);
+
+    // The k nearest base ids (original numbering) with lo <= value <= hi, nearest first; returns
+    // the path taken (the rest of ids is -1). A span of at most exact_below vectors is scanned;
+    // a larger one is searched from entry_points vectors spread evenly through it.
+    RangePath search(const float* q, size_t k, double lo, double hi, size_t ef_search, size_t exact_below,
+                     size_t entry_points, int32_t* ids, float* scores) const;
+
+    void save(const std::string& path) const;
+    static std::unique_ptr<IRangeIndex> load(const std::string& path);
+    size_t serialized_size() const;
+
+    size_t size() const { return n_; }
+    size_t dimension() const { return d_; }
+    size_t layers() const { return layers_; }
+    uint64_t distance_computations() const { return distance_computations_; }
+    uint64_t queries_on(RangePath p) const { return path_counts_[int(p)]; }
+
+   private:
+    struct Build;
+    const float* vec(size_t p) const { return data_.data() + p * d_; }
+    float dist(const float* q, size_t p) const { return score(metric_, q, vec(p), d_); }
+    // Segment of position p at layer j: [begin, end).
+    size_t segment_begin(size_t layer, size_t p) const;
+    size_t segment_end(size_t layer, size_t p) const;
+    const int32_t* links(size_t layer, size_t p) const { return links_.data() + (layer * n_ + p) * M(); }
+    size_t M() const { return size_t(params_.M); }
+    template <class Out>
+    void serialize(Out& out) const;
+
+    void build_layer(size_t layer, int threads);
+    void insert(Build& b, size_t layer, int32_t p, int32_t entry);
+    std::vector<Neighbor> prune(int32_t p, std::vector<Neighbor> candidates) const;
+    void span(double lo, double hi, size_t& begin, size_t& end) const;
+
+    size_t d_ = 0, n_ = 0, present_ = 0, layers_ = 0;
+    Metric metric_ = Metric::L2;
+    IRangeParams params_;
+    std::vector<float> data_;        // vectors in position order
+    std::vector<double> values_;     // attribute values in position order (NaN last)
+    std::vector<int32_t> original_;  // base id of each position
+    std::vector<int32_t> links_;     // layers × n × M positions, -1 padded
+    mutable std::unique_ptr<VisitedPool> visited_pool_;
+    mutable std::atomic<uint64_t> distance_computations_{0};
+    mutable std::atomic<uint64_t> path_counts_[2] = {0, 0};
+};
+
+}  // namespace filterbench

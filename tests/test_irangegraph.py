@@ -1,0 +1,134 @@
+"""iRangeGraph (native/src/irange.cpp) through its plugin class: correctness, not speed
+(benchmarks/range.py measures speed)."""
+import numpy as np
+import pytest
+
+from algorithms.irangegraph.module import IRangeGraph
+from harness.attributes import NumericAttribute
+from harness.predicates import Filter
+
+
+def data(n=4000, d=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 4, (16, d))
+    cluster = rng.integers(16, size=n + 100)
+    X = (centers[cluster] + rng.normal(0, 1, (n + 100, d))).astype(np.float32)
+    values = cluster + rng.random(n + 100)  # follows the clusters: the hard case for a graph
+    return X[:n], NumericAttribute("value", values[:n]), X[n:]
+
+
+def fitted(X, attribute, threads=2, **params):
+    algo = IRangeGraph("euclidean", **params)
+    algo.set_threads(threads)
+    algo.fit(X, attribute)
+    return algo
+
+
+def exact(X, values, q, lo, hi, k):
+    ids = np.flatnonzero((values >= lo) & (values <= hi))
+    return ids[np.argsort(((X[ids] - q) ** 2).sum(1), kind="stable")[:k]]
+
+
+@pytest.fixture(scope="module")
+def built():
+    X, attribute, Q = data()
+    return X, attribute, Q, fitted(X, attribute, M=16, ef_construction=64)
+
+
+def ranges(values, rng, count=100):
+    out = []
+    for width in (0.002, 0.02, 0.2, 0.6):
+        for _ in range(count // 4):
+            lo = float(np.quantile(values, rng.uniform(0, 1 - width)))
+            out.append((lo, float(np.quantile(values, min(1.0, np.mean(values <= lo) + width)))))
+    return out
+
+
+def test_never_returns_an_id_outside_the_range_and_reaches_high_recall(built):
+    X, attribute, Q, algo = built
+    values = attribute.values
+    rng = np.random.default_rng(1)
+    hits = total = 0
+    for exact_below in (0, 1024):
+        algo.set_query_arguments(ef_search=128, exact_below=exact_below)
+        for q, (lo, hi) in zip(Q, ranges(values, rng)):
+            ids = algo.filtered_query(q, 10, Filter("range", "value", (lo, hi)), None)
+            assert ((values[ids] >= lo) & (values[ids] <= hi)).all() and len(set(ids)) == len(ids)
+            truth = exact(X, values, q, lo, hi, 10)
+            hits += len(set(ids) & set(truth))
+            total += len(truth)
+    assert hits / total >= 0.98  # graph only (exact_below 0) and with the scan of small ranges
+
+
+def test_small_ranges_are_scanned_exactly_and_counted(built):
+    X, attribute, Q, algo = built
+    algo.set_query_arguments(ef_search=16, exact_below=10 ** 9)
+    before = algo.stats()
+    lo, hi = 3.0, 5.0
+    assert list(algo.filtered_query(Q[0], 10, Filter("range", "value", (lo, hi)), None)) == \
+        list(exact(X, attribute.values, Q[0], lo, hi, 10))
+    after = algo.stats()
+    assert after["exact_queries"] == before["exact_queries"] + 1 and after["graph_queries"] == before["graph_queries"]
+
+
+def test_open_sides_empty_ranges_and_missing_values():
+    X, attribute, Q = data(1000)
+    values = attribute.values.copy()
+    values[::7] = np.nan  # missing: in no range
+    algo = fitted(X, NumericAttribute("value", values), M=8, ef_construction=32)
+    algo.set_query_arguments(ef_search=64, exact_below=0)
+    ids = algo.filtered_query(Q[0], 10, Filter("range", "value", (-np.inf, np.inf)), None)
+    assert len(ids) == 10 and not np.isnan(values[ids]).any()
+    assert len(algo.filtered_query(Q[0], 10, Filter("range", "value", (100.0, 200.0)), None)) == 0
+    batch = algo.batch_filtered_query(Q[:5], 10, [Filter("range", "value", (-np.inf, 4.0))] * 5, None)
+    assert ((values[batch[batch >= 0]]) <= 4.0).all()
+
+
+def test_one_thread_builds_are_deterministic_and_save_load_round_trips(tmp_path):
+    X, attribute, Q = data(1500)
+    a, b = (fitted(X, attribute, threads=1, M=8, ef_construction=32) for _ in range(2))
+    a.save(str(tmp_path / "a.index"))
+    b.save(str(tmp_path / "b.index"))
+    assert (tmp_path / "a.index").read_bytes() == (tmp_path / "b.index").read_bytes()
+    assert a.index_size() == (tmp_path / "a.index").stat().st_size
+    loaded = IRangeGraph("euclidean", M=8, ef_construction=32)
+    loaded.load(str(tmp_path / "a.index"))
+    loaded.set_query_arguments(ef_search=32, exact_below=0)
+    a.set_query_arguments(ef_search=32, exact_below=0)
+    f = Filter("range", "value", (2.0, 9.0))
+    assert list(loaded.filtered_query(Q[0], 10, f, None)) == list(a.filtered_query(Q[0], 10, f, None))
+    (tmp_path / "a.index").write_bytes((tmp_path / "a.index").read_bytes()[:100])
+    with pytest.raises(RuntimeError, match="truncated|corrupt"):
+        loaded.load(str(tmp_path / "a.index"))
+
+
+def test_what_it_refuses():
+    with pytest.raises(ValueError, match="ef_construction must be at least M"):
+        IRangeGraph("euclidean", M=32, ef_construction=8)
+    X, attribute, Q = data(300)
+    algo = fitted(X, attribute, M=8, ef_construction=16)
+    with pytest.raises(ValueError, match="range filters only"):
+        algo.filtered_query(Q[0], 10, Filter("containment", "labels", np.array([1])), None)
+    with pytest.raises(ValueError, match="numeric attribute"):
+        fitted(X, None)
+    with pytest.raises(ValueError, match="entry_points must be at least 1"):
+        algo.set_query_arguments(ef_search=16, entry_points=0)
+    with pytest.raises(ValueError, match="entry_points must be at least 1"):
+        algo.index.search(Q[0], 10, 0.0, 5.0, 16, 0, 0)  # the native index checks it too
+
+
+def test_more_entry_points_find_the_clusters_inside_a_range(built):
+    """Where the attribute follows the clusters, a range is a run of clusters that the improvised
+    graph barely links: entries spread through the range reach them, one entry often does not."""
+    X, attribute, Q, algo = built
+    values = attribute.values
+    recalls = {}
+    for entry_points in (1, 64):
+        algo.set_query_arguments(ef_search=16, exact_below=0, entry_points=entry_points)
+        hits = total = 0
+        for q, (lo, hi) in zip(Q, ranges(values, np.random.default_rng(2))):
+            truth = exact(X, values, q, lo, hi, 10)
+            hits += len(set(algo.filtered_query(q, 10, Filter("range", "value", (lo, hi)), None)) & set(truth))
+            total += len(truth)
+        recalls[entry_points] = hits / total
+    assert recalls[64] > recalls[1], recalls
