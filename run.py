@@ -18,7 +18,7 @@ from tqdm import tqdm  # noqa: E402
 
 from harness.filters import UNFILTERED  # noqa: E402
 from harness.export import defect_line, harness_defects  # noqa: E402
-from harness.runner import Interrupted  # noqa: E402
+from harness.runner import Interrupted, stop  # noqa: E402
 
 DEFAULT_DATASET = "fashion-products"
 
@@ -140,12 +140,13 @@ def failure_summary(failed):
 
 
 def install_signal_handlers():
-    """SIGINT and SIGTERM raise Interrupted once, wherever run.py is; the engines stop their
-    worker on the way out. A second signal while stopping is ignored."""
+    """SIGINT and SIGTERM raise Interrupted once, wherever run.py is (while a worker is being
+    started, once it is); the engines stop their worker on the way out. A second signal while
+    stopping is ignored."""
     def handler(signum, frame):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Interrupted(signum)
+        stop(signum)
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
 

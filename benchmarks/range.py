@@ -1,6 +1,7 @@
 """Range filters, one run (single-thread search): iRangeGraph against ACORN and faiss HNSW with a bitmap.
 
     python -m benchmarks.range [--dataset arxiv] [--scenario range-date] [--queries 1000] [--threads 2]
+                               [--entry-points 64]
 
 On the dataset's range scenario (arxiv: submission dates, 1,000 ranges at 0.1%, 1%, 10% and 50% of
 the base) it builds, on the same threads: iRangeGraph (on the scenario's attribute; M=16,
@@ -17,7 +18,7 @@ import argparse
 from algorithms.acorn.module import Acorn
 from algorithms.bruteforce.module import BruteForce
 from algorithms.faiss.module import FaissHNSW
-from algorithms.irangegraph.module import IRangeGraph
+from algorithms.irangegraph.module import ENTRY_POINTS, IRangeGraph
 from benchmarks.common import TARGET, Workload, build
 from datasets import ensure_dataset
 
@@ -42,6 +43,8 @@ def main(argv=None):
     p.add_argument("--scenario", default="range-date")
     p.add_argument("--queries", type=int, default=1000, help="a seeded sample of N of the scenario's queries")
     p.add_argument("--threads", type=int, default=2, help="build threads (search is single-threaded)")
+    p.add_argument("--entry-points", type=int, default=ENTRY_POINTS,
+                   help=f"iRangeGraph's search entries per range (default {ENTRY_POINTS})")
     args = p.parse_args(argv)
     work = Workload(ensure_dataset(args.dataset), args.scenario, args.queries)
     ds, sc = work.ds, work.ds.scenarios[args.scenario]
@@ -58,7 +61,8 @@ def main(argv=None):
     efs = [{"efSearch": ef} for ef in EF_GRID]
     rows = {
         "irangegraph": work.sweep(builds["irangegraph"][0], "irangegraph",
-                                  [{"ef_search": ef, "exact_below": e} for e in (0, 1024) for ef in EF_GRID], True),
+                                  [{"ef_search": ef, "exact_below": e, "entry_points": args.entry_points}
+                                   for e in (0, 1024) for ef in EF_GRID], True),
         "acorn-gamma": work.sweep(builds["acorn-gamma"][0], "acorn-gamma", efs, True),
         "acorn-1": work.sweep(builds["acorn-1"][0], "acorn-1", efs, True),
         "faiss-hnsw-bitmap": work.sweep(builds["faiss-hnsw"][0], "faiss-hnsw-bitmap", efs + [{"efSearch": 1280}], True),

@@ -32,9 +32,16 @@ class Untestable(Exception):
 
 class Claim:
     section, claim, test, differs = "", "", "", ""
+    suffix = ""  # closes the measured text of a claim decided by outcomes()
 
     def measure(self, tables):
-        """(what we measured, verdict) from the experiments' tables; raises Untestable."""
+        """(what we measured, verdict) from the experiments' tables; raises Untestable. By default
+        a tally of outcomes(): agrees when every case tested holds, disagrees when none does."""
+        cases = list(self.outcomes(tables))
+        return "; ".join(text for _, text in cases) + self.suffix, verdict(sum(bool(h) for h, _ in cases), len(cases))
+
+    def outcomes(self, tables):
+        """One (holds, what we measured) per scenario or group the claim is tested on."""
         raise NotImplementedError
 
 
@@ -83,20 +90,16 @@ class UngLeadsContainmentEquality(Claim):
     test = "UNG has the highest QPS at recall 0.9 of all methods in containment and in equality."
     differs = "The paper compares against DiskANN variants and NHQ, which FilterBench does not have."
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table = need(tables, "scenarios")["table"]
-        parts, hits, total = [], 0, 0
         for s in ("containment", "equality"):
             cells = table.get(s, {})
             if UNG not in cells:
                 continue
             order = ranking(cells)
             rank = order.index(UNG) + 1 if UNG in order else None
-            total += 1
-            hits += rank == 1
-            parts.append(f"{s}: UNG {fmt(qps(cells[UNG]))} QPS, rank {rank or 'not reached'} of {len(order)}"
-                         + (f" (first: {order[0]} {fmt(qps(cells[order[0]]))})" if order and rank != 1 else ""))
-        return "; ".join(parts), verdict(hits, total)
+            first = f" (first: {order[0]} {fmt(qps(cells[order[0]]))})" if order and rank != 1 else ""
+            yield rank == 1, f"{s}: UNG {fmt(qps(cells[UNG]))} QPS, rank {rank or 'not reached'} of {len(order)}{first}"
 
 
 # --- 5.4 Fixed-length equality ----------------------------------------------------------------
@@ -148,19 +151,16 @@ class ShortLabelsEasy(Claim):
     claim = "With short query labels, nearly all algorithms reach a high recall (97% and more)."
     test = "In each label scenario, at least 80% of the algorithms reach recall 0.97 on the short-label queries."
     differs = "Our short group is the queries with one label; the paper's groups are per dataset."
+    suffix = " algorithms reach recall 0.97 on one-label queries"
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
-        parts, hits, total = [], 0, 0
         for s, cells in label_scenarios(table):
             short = {a: c[groups[0]] for a, c in cells.items() if groups[0] in c}
             if not short:
                 continue
             high = [a for a, c in short.items() if (c.get("recall") or 0) >= 0.97]
-            total += 1
-            hits += len(high) >= 0.8 * len(short)
-            parts.append(f"{s}: {len(high)} of {len(short)}")
-        return "; ".join(parts) + " algorithms reach recall 0.97 on one-label queries", verdict(hits, total)
+            yield len(high) >= 0.8 * len(short), f"{s}: {len(high)} of {len(short)}"
 
 
 def ratio(cells, algo, lo, hi):
@@ -179,18 +179,14 @@ class LongerLabelsSlower(Claim):
             "over 1-label queries is below 1.")
     differs = "fashion-products has few labels per item, so the 4+ group is small or missing in some scenarios."
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
-        parts, hits, total = [], 0, 0
         for s, cells in label_scenarios(table):
             rs = [r for r in (ratio(cells, a, groups[0], groups[-1]) for a in cells) if r is not None]
             if not rs or not any(groups[-1] in c for c in cells.values()):
                 continue
             m = statistics.median(rs)
-            total += 1
-            hits += m < 1
-            parts.append(f"{s}: median long/short {m:.2f} over {len(rs)} algorithms")
-        return "; ".join(parts), verdict(hits, total)
+            yield m < 1, f"{s}: median long/short {m:.2f} over {len(rs)} algorithms"
 
 
 class UngFasterWithLongerLabels(Claim):
@@ -199,17 +195,13 @@ class UngFasterWithLongerLabels(Claim):
     test = "UNG's QPS at recall 0.9 on 4+-label queries is above that on 1-label queries, in containment and equality."
     differs = "The paper measures this on arXiv and YFCC."
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
-        parts, hits, total = [], 0, 0
         for s in ("containment", "equality"):
             r = ratio(table.get(s, {}), UNG, groups[0], groups[-1])
             if r is None or groups[-1] not in table.get(s, {}).get(UNG, {}):
                 continue
-            total += 1
-            hits += r > 1
-            parts.append(f"{s}: UNG long/short {r:.2f}")
-        return "; ".join(parts), verdict(hits, total)
+            yield r > 1, f"{s}: UNG long/short {r:.2f}"
 
 
 class BruteForceWithLongLabels(Claim):
@@ -219,19 +211,16 @@ class BruteForceWithLongLabels(Claim):
     test = "On 4+-label queries, brute force is in the faster half of the methods that reach recall 0.9, in both scenarios."
     differs = "Our brute force scans the filter map's valid ids (pre-filter), as the paper's does."
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
-        parts, hits, total = [], 0, 0
         for s in ("containment", "equality"):
             cells = {a: c.get(groups[-1]) for a, c in table.get(s, {}).items() if groups[-1] in c}
             if BRUTE_FORCE not in cells:
                 continue
             order = ranking(cells)
             rank = order.index(BRUTE_FORCE) + 1 if BRUTE_FORCE in order else None
-            total += 1
-            hits += rank is not None and rank <= math.ceil(len(order) / 2)
-            parts.append(f"{s}: brute force rank {rank or 'not reached'} of {len(order)}")
-        return "; ".join(parts), verdict(hits, total)
+            faster_half = rank is not None and rank <= math.ceil(len(order) / 2)
+            yield faster_half, f"{s}: brute force rank {rank or 'not reached'} of {len(order)}"
 
 
 class UngOverlapDegrades(Claim):
@@ -258,20 +247,17 @@ class RecallRisesWithSelectivity(Claim):
     test = ("For most algorithms, the mean recall over their configurations is at least as high in the 75th "
             "percentile selectivity group as in the 1st, in each label scenario.")
     differs = "Mean recall over each method's configurations stands in for the paper's curves."
+    suffix = " algorithms recall as much or more at high selectivity"
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "selectivity")
-        parts, hits, total = [], 0, 0
         for s, cells in label_scenarios(table):
             pairs = [(c[groups[0]]["mean_recall"], c[groups[-1]]["mean_recall"]) for c in cells.values()
                      if groups[0] in c and groups[-1] in c]
             if not pairs:
                 continue
             up = sum(hi >= lo - 1e-3 for lo, hi in pairs)
-            total += 1
-            hits += up > len(pairs) / 2
-            parts.append(f"{s}: {up} of {len(pairs)}")
-        return "; ".join(parts) + " algorithms recall as much or more at high selectivity", verdict(hits, total)
+            yield up > len(pairs) / 2, f"{s}: {up} of {len(pairs)}"
 
 
 class PostFilterLosesAtLowSelectivity(Claim):
@@ -281,19 +267,15 @@ class PostFilterLosesAtLowSelectivity(Claim):
             "that of UNG and ACORN, in each label scenario.")
     differs = "Post-filter HNSW and IVF here double their search depth until k results pass, as in the paper."
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "selectivity")
-        parts, hits, total = [], 0, 0
         for s, cells in label_scenarios(table):
             post = [r for r in (ratio(cells, a, groups[-1], groups[0]) for a in POST_FILTER) if r is not None]
             aware = [r for r in (ratio(cells, a, groups[-1], groups[0]) for a in (UNG, *ACORN)) if r is not None]
             if not post or not aware:
                 continue
             p, w = statistics.median(post), statistics.median(aware)
-            total += 1
-            hits += p < w
-            parts.append(f"{s}: p1/p75 post-filter {p:.2f}, UNG/ACORN {w:.2f}")
-        return "; ".join(parts), verdict(hits, total)
+            yield p < w, f"{s}: p1/p75 post-filter {p:.2f}, UNG/ACORN {w:.2f}"
 
 
 class UngFasterAtLowSelectivity(Claim):
@@ -302,17 +284,13 @@ class UngFasterAtLowSelectivity(Claim):
     test = "UNG's QPS at recall 0.9 is higher in the 1st-percentile selectivity group than in the 75th."
     differs = ""
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "selectivity")
-        parts, hits, total = [], 0, 0
         for s in ("containment", "equality"):
             r = ratio(table.get(s, {}), UNG, groups[-1], groups[0])
             if r is None:
                 continue
-            total += 1
-            hits += r > 1
-            parts.append(f"{s}: UNG p1/p75 QPS {r:.2f}")
-        return "; ".join(parts), verdict(hits, total)
+            yield r > 1, f"{s}: UNG p1/p75 QPS {r:.2f}"
 
 
 class FilterThenSearchAtLowSelectivity(Claim):
@@ -322,18 +300,14 @@ class FilterThenSearchAtLowSelectivity(Claim):
     test = "The fastest method at recall 0.9 in the 1st-percentile group is UNG, ACORN or brute force, per scenario."
     differs = ""
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         table, groups = groups_table(tables, "selectivity")
-        parts, hits, total = [], 0, 0
         for s in ("containment", "equality"):
             cells = {a: c.get(groups[0]) for a, c in table.get(s, {}).items() if groups[0] in c}
             order = ranking(cells)
             if not order:
                 continue
-            total += 1
-            hits += order[0] in (UNG, *ACORN, BRUTE_FORCE)
-            parts.append(f"{s}: fastest {order[0]} {fmt(qps(cells[order[0]]))}")
-        return "; ".join(parts), verdict(hits, total)
+            yield order[0] in (UNG, *ACORN, BRUTE_FORCE), f"{s}: fastest {order[0]} {fmt(qps(cells[order[0]]))}"
 
 
 # --- 5.7 Top-k --------------------------------------------------------------------------------

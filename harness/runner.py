@@ -67,15 +67,31 @@ class LimitError(ValueError):
     """A --cpus or --memory value that cannot be applied; the message says what would be."""
 
 
+_stop = {"held": False, "pending": None}  # see stops_held
+
+
+def stop(signum):
+    """What SIGINT and SIGTERM do (run.py installs it): raise Interrupted now, or, while a worker
+    is being started, as soon as it is."""
+    if _stop["held"]:
+        _stop["pending"] = signum
+    else:
+        raise Interrupted(signum)
+
+
 @contextlib.contextmanager
 def stops_held():
-    """SIGINT and SIGTERM wait while a worker is being started, so that a stop always finds, and
-    removes, the worker it interrupts (a container created but not yet known would outlive run.py)."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    """A stop waits while a worker is being started, so that it always finds, and removes, the
+    worker it interrupts (a container created but not yet returned would outlive run.py). A flag,
+    not a signal mask: Python runs handlers in the main thread whichever thread the kernel picks."""
+    _stop["held"] = True
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        _stop["held"] = False
+        signum, _stop["pending"] = _stop["pending"], None
+        if signum is not None:
+            raise Interrupted(signum)
 
 
 def sample_queries(nq, n, seed=QUERY_SAMPLE_SEED):

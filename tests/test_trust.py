@@ -329,6 +329,25 @@ def test_sigint_and_sigterm_stop_the_worker_and_keep_finished_passes(xxs, tmp_pa
     assert "1 passes already done" in again.stdout and "1 builds to run (1 query passes)" in again.stdout
 
 
+def test_a_stop_that_arrives_while_a_worker_starts_waits_until_the_worker_is_known():
+    """Else a container created but not yet returned by the engine would outlive run.py."""
+    from harness.runner import Interrupted, stops_held
+    from run import install_signal_handlers
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    install_signal_handlers()
+    started = False
+    try:
+        with pytest.raises(Interrupted):
+            with stops_held():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                started = True  # the worker is known: the stop may now come, and finds it
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert started
+
+
 def test_a_killed_run_leaves_no_worker_and_the_next_start_takes_in_its_finished_passes(xxs, tmp_path):
     sweep = start("--dataset", xxs, *HANGS, results=tmp_path)
     wait_for(lambda: _in_second_pass(tmp_path), what="the second pass")

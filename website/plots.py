@@ -93,6 +93,22 @@ def _fmt(v):
     return f"{v:g}"
 
 
+def _chart_start(chart_id, title, desc, pw, ph):
+    """The opening of every chart: its title above it, an accessible name and description, the plot area."""
+    return [f'<p class="chart-title">{escape(title)}</p>',
+            f'<svg id="{chart_id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+            f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
+            f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>',
+            f'<rect x="{MARGIN["left"]}" y="{MARGIN["top"]}" width="{pw}" height="{ph}" class="plot-area"/>']
+
+
+def _y_grid(ticks, y0, y1, sy, pw):
+    """Horizontal grid lines with their labels, at the ticks inside [y0, y1]."""
+    return [f'<line x1="{MARGIN["left"]}" x2="{MARGIN["left"] + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" class="grid"/>'
+            f'<text x="{MARGIN["left"] - 6}" y="{sy(t) + 4:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>'
+            for t in ticks if y0 <= t <= y1]
+
+
 def scatter(chart_id, title, series, x_label, y_label, log_y=True, x_range=None, lower_is_better=False, styles=None):
     """series: [{"name", "points": [{"x", "y", "label"}]}]. All points faded, each series' Pareto
     frontier bold (for lower_is_better, the frontier minimises y). x_range "recall": zoomed on
@@ -128,16 +144,8 @@ def scatter(chart_id, title, series, x_label, y_label, log_y=True, x_range=None,
             f"configurations, bold lines the best trade-off of each algorithm."
             + (f" {hidden} configurations below {x_label} {x0:.2f} are not drawn." if hidden else "")
             + " The table below has the numbers.")
-    out = [f'<p class="chart-title">{escape(title)}</p>',
-           f'<svg id="{chart_id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
-           f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>',
-           f'<rect x="{MARGIN["left"]}" y="{MARGIN["top"]}" width="{pw}" height="{ph}" class="plot-area"/>']
-    for t in (_ticks_log(y0, y1) if log_y else _ticks_linear(y0, y1)):
-        if y0 <= t <= y1:
-            y = sy(t)
-            out.append(f'<line x1="{MARGIN["left"]}" x2="{MARGIN["left"] + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                       f'<text x="{MARGIN["left"] - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>')
+    out = _chart_start(chart_id, title, desc, pw, ph)
+    out += _y_grid(_ticks_log(y0, y1) if log_y else _ticks_linear(y0, y1), y0, y1, sy, pw)
     for t in _ticks_linear(x0, x1):
         x = sx(t)
         out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN["top"]}" y2="{MARGIN["top"] + ph}" class="grid"/>'
@@ -175,16 +183,8 @@ def bars(chart_id, title, categories, series, y_label, styles=None, missing="not
     group = pw / len(categories)
     bar = group * 0.8 / max(1, len(series))
     desc = f"{y_label} per {len(categories)} categories and {len(series)} algorithms; the table below has the numbers."
-    out = [f'<p class="chart-title">{escape(title)}</p>',
-           f'<svg id="{chart_id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
-           f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>',
-           f'<rect x="{MARGIN["left"]}" y="{MARGIN["top"]}" width="{pw}" height="{ph}" class="plot-area"/>']
-    for t in _ticks_log(y0, y1):
-        if y0 <= t <= y1:
-            out.append(f'<line x1="{MARGIN["left"]}" x2="{MARGIN["left"] + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" '
-                       f'class="grid"/><text x="{MARGIN["left"] - 6}" y="{sy(t) + 4:.1f}" class="tick" '
-                       f'text-anchor="end">{_fmt(t)}</text>')
+    out = _chart_start(chart_id, title, desc, pw, ph)
+    out += _y_grid(_ticks_log(y0, y1), y0, y1, sy, pw)
     for c, category in enumerate(categories):
         gx = MARGIN["left"] + c * group + group * 0.1
         for i, s in enumerate(series):
@@ -221,12 +221,8 @@ def histogram(chart_id, title, values, x_label):
     pw = WIDTH - MARGIN["left"] - MARGIN["right"]
     ph = HEIGHT - MARGIN["top"] - MARGIN["bottom"]
     bw = pw / len(values)
-    out = [f'<p class="chart-title">{escape(title)}</p>',
-           f'<svg id="{chart_id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
-           f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">Number of queries per '
-           f'{escape(x_label)} bin; the table below has the numbers.</desc>',
-           f'<rect x="{MARGIN["left"]}" y="{MARGIN["top"]}" width="{pw}" height="{ph}" class="plot-area"/>']
+    out = _chart_start(chart_id, title, f"Number of queries per {x_label} bin; the table below has the numbers.",
+                       pw, ph)
     for i, (label, count) in enumerate(values):
         h = count / top * ph
         x = MARGIN["left"] + i * bw
@@ -258,16 +254,8 @@ def lines(chart_id, title, series, x_label, y_label, styles=None, x_labels=None)
     sx = lambda v: MARGIN["left"] + (fx(v) - fx(x0)) / (fx(x1) - fx(x0)) * pw
     sy = lambda v: MARGIN["top"] + ph - (fy(v) - fy(y0)) / (fy(y1) - fy(y0)) * ph
     desc = f"{y_label} against {x_label}, one line per algorithm; the table below has the numbers."
-    out = [f'<p class="chart-title">{escape(title)}</p>',
-           f'<svg id="{chart_id}" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'aria-labelledby="{chart_id}-t {chart_id}-d" xmlns="http://www.w3.org/2000/svg">',
-           f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(desc)}</desc>',
-           f'<rect x="{MARGIN["left"]}" y="{MARGIN["top"]}" width="{pw}" height="{ph}" class="plot-area"/>']
-    for t in _ticks_log(y0, y1):
-        if y0 <= t <= y1:
-            y = sy(t)
-            out.append(f'<line x1="{MARGIN["left"]}" x2="{MARGIN["left"] + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                       f'<text x="{MARGIN["left"] - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>')
+    out = _chart_start(chart_id, title, desc, pw, ph)
+    out += _y_grid(_ticks_log(y0, y1), y0, y1, sy, pw)
     for t in _ticks_log(x0, x1):
         if x0 <= t <= x1:
             x = sx(t)

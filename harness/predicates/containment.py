@@ -16,7 +16,8 @@ class Containment(LabelPredicate):
         return self.index().all_of(operands)
 
     def passes(self, ids, operands):
-        return np.array([np.isin(operands, row).all() for row in self.rows_of(ids)], dtype=bool)
+        shared, _ = self.shared_labels(ids, operands)
+        return shared == len(np.unique(operands))
 
     def candidate(self, labels, rng):
         return subset(labels, rng)

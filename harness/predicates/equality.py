@@ -18,7 +18,9 @@ class Equality(LabelPredicate):
         return self.index().all_of(operands, size=len(operands))
 
     def passes(self, ids, operands):
-        return np.array([np.array_equal(np.unique(row), operands) for row in self.rows_of(ids)], dtype=bool)
+        shared, distinct = self.shared_labels(ids, operands)
+        wanted = len(np.unique(operands))
+        return (shared == wanted) & (distinct == wanted)
 
     def describe(self, operands):
         names = ", ".join(self.attribute.label_name(int(x)) for x in operands)

@@ -16,7 +16,8 @@ class Overlap(LabelPredicate):
         return self.index().any_of(operands)
 
     def passes(self, ids, operands):
-        return np.array([np.isin(operands, row).any() for row in self.rows_of(ids)], dtype=bool)
+        shared, _ = self.shared_labels(ids, operands)
+        return shared > 0
 
     def describe(self, operands):
         names = " or ".join(self.attribute.label_name(int(x)) for x in operands) or "no label"
