@@ -23,6 +23,9 @@ POST_FILTER = ("faiss-hnsw", "faiss-ivf")  # the paper's post-filter HNSW and IV
 POST_FILTER_IVF = "faiss-ivf"
 POST_FILTER_HNSW = "faiss-hnsw"
 EXACT = ("bruteforce", "faiss-flat")  # exact scans: not "index methods" for scaling claims
+# The methods the paper compared that we have. Claims that a method leads are about this field;
+# our other plugins (in-search bitmap filtering, compressed-only codes) are named where they lead.
+PAPER_METHODS = (UNG, CAPS, *ACORN, *POST_FILTER, BRUTE_FORCE)
 LABEL_SCENARIOS = ("containment", "equality", "overlap")
 
 
@@ -67,6 +70,25 @@ def ranking(cells):
     return sorted((a for a, c in cells.items() if qps(c)), key=lambda a: -qps(cells[a]))
 
 
+def paper_ranking(cells):
+    """(the paper's methods by QPS at recall 0.9, best first; a note naming our other plugins ahead
+    of the first of them, or "")."""
+    order = ranking(cells)
+    field = [a for a in order if a in PAPER_METHODS]
+    ahead = order[:order.index(field[0])] if field else order
+    note = f" (ahead of the paper's methods: {', '.join(f'{a} {fmt(qps(cells[a]))}' for a in ahead)})" if ahead else ""
+    return field, note
+
+
+def label_group(name):
+    return {"labels_short": "1-label", "labels_medium": "2-3-label", "labels_long": "4+-label"}.get(name, name)
+
+
+def longest_group(cells, groups):
+    """The longest label-length group after the first that any algorithm has in a scenario, or None."""
+    return next((g for g in reversed(groups[1:]) if any(g in c for c in cells.values())), None)
+
+
 def verdict(hits, total):
     if total == 0:
         raise Untestable("no algorithm or scenario the claim is about has a result")
@@ -87,8 +109,11 @@ def present(cells, names):
 class UngLeadsContainmentEquality(Claim):
     section = "5.3"
     claim = "UNG is well suited to the containment and equality scenarios (its filter-then-search design)."
-    test = "UNG has the highest QPS at recall 0.9 of all methods in containment and in equality."
-    differs = "The paper compares against DiskANN variants and NHQ, which FilterBench does not have."
+    test = ("UNG has the highest QPS at recall 0.9 of the paper's methods we have, in containment and in "
+            "equality, over all of the scenario's queries.")
+    differs = ("Over all queries, a scenario whose queries mostly pass many vectors favours one graph searched "
+               "with the filter; UNG's design pays off at low selectivity (the selectivity claims below). The "
+               "paper also compares DiskANN variants and NHQ, which FilterBench does not have.")
 
     def outcomes(self, tables):
         table = need(tables, "scenarios")["table"]
@@ -96,10 +121,11 @@ class UngLeadsContainmentEquality(Claim):
             cells = table.get(s, {})
             if UNG not in cells:
                 continue
-            order = ranking(cells)
+            order, ahead = paper_ranking(cells)
             rank = order.index(UNG) + 1 if UNG in order else None
-            first = f" (first: {order[0]} {fmt(qps(cells[order[0]]))})" if order and rank != 1 else ""
-            yield rank == 1, f"{s}: UNG {fmt(qps(cells[UNG]))} QPS, rank {rank or 'not reached'} of {len(order)}{first}"
+            first = f", first {order[0]} {fmt(qps(cells[order[0]]))}" if order and rank != 1 else ""
+            yield rank == 1, (f"{s}: UNG {fmt(qps(cells[UNG]))} QPS, rank {rank or 'not reached'} of "
+                              f"{len(order)}{first}{ahead}")
 
 
 # --- 5.4 Fixed-length equality ----------------------------------------------------------------
@@ -107,8 +133,10 @@ class UngLeadsContainmentEquality(Claim):
 class FixedEqualityEasy(Claim):
     section = "5.4"
     claim = "Fixed-length equality is the easy case: most algorithms reach high recall by tuning their parameters."
-    test = "More than half of the algorithms reach recall 0.9 on fixed_equality; all of them: agrees."
-    differs = "The paper's fixed labels follow NHQ (length 4, three values each, selectivity 1/81); ours are built the same way."
+    test = ("At least 80% of the algorithms reach recall 0.9 on fixed_equality (\"most\"); more than half: "
+            "partly.")
+    differs = ("The algorithms that miss are named; compressed-only codes (faiss-lsh, faiss-pq) have a recall "
+               "ceiling in every scenario, unfiltered included.")
 
     def measure(self, tables):
         cells = need(tables, "fixed-equality")["table"]
@@ -119,22 +147,23 @@ class FixedEqualityEasy(Claim):
         share = len(reached) / len(cells)
         measured = f"{len(reached)} of {len(cells)} algorithms reach recall 0.9" + (
             f" (not: {', '.join(missed)})" if missed else "")
-        return measured, "agrees" if share == 1 else "partly" if share > 0.5 else "disagrees"
+        return measured, "agrees" if share >= 0.8 else "partly" if share > 0.5 else "disagrees"
 
 
 class UngCapsLeadFixedEquality(Claim):
     section = "5.4"
     claim = "UNG and CAPS deliver the highest QPS at high recall on fixed-length equality."
-    test = "The two highest QPS at recall 0.9 on fixed_equality are UNG and CAPS (one of them first: partly)."
+    test = ("The two highest QPS at recall 0.9 on fixed_equality among the paper's methods we have are UNG and "
+            "CAPS (one of them first: partly).")
     differs = "The paper's Figure 10 is on YFCC and arXiv."
 
     def measure(self, tables):
         cells = need(tables, "fixed-equality")["table"]
         if not present(cells, (UNG, CAPS)):
             raise Untestable("neither UNG nor CAPS has a fixed_equality result")
-        order = ranking(cells)
+        order, ahead = paper_ranking(cells)
         top = order[:2]
-        measured = "top by QPS at recall 0.9: " + ", ".join(f"{a} {fmt(qps(cells[a]))}" for a in order[:4])
+        measured = "top by QPS at recall 0.9: " + ", ".join(f"{a} {fmt(qps(cells[a]))}" for a in order[:4]) + ahead
         both = set(top) == {UNG, CAPS}
         return measured, "agrees" if both else "partly" if top and top[0] in (UNG, CAPS) else "disagrees"
 
@@ -150,7 +179,9 @@ class ShortLabelsEasy(Claim):
     section = "5.5"
     claim = "With short query labels, nearly all algorithms reach a high recall (97% and more)."
     test = "In each label scenario, at least 80% of the algorithms reach recall 0.97 on the short-label queries."
-    differs = "Our short group is the queries with one label; the paper's groups are per dataset."
+    differs = ("Our short group is the queries with one label; the paper's groups are per dataset. The "
+               "algorithms that miss are named: compressed-only codes and post-filtering ones that stop short of "
+               "k valid results are the usual ones.")
     suffix = " algorithms reach recall 0.97 on one-label queries"
 
     def outcomes(self, tables):
@@ -160,7 +191,9 @@ class ShortLabelsEasy(Claim):
             if not short:
                 continue
             high = [a for a, c in short.items() if (c.get("recall") or 0) >= 0.97]
-            yield len(high) >= 0.8 * len(short), f"{s}: {len(high)} of {len(short)}"
+            missed = sorted(set(short) - set(high))
+            yield len(high) >= 0.8 * len(short), (f"{s}: {len(high)} of {len(short)}"
+                                                  + (f" (not: {', '.join(missed)})" if missed else ""))
 
 
 def ratio(cells, algo, lo, hi):
@@ -175,41 +208,49 @@ def ratio(cells, algo, lo, hi):
 class LongerLabelsSlower(Claim):
     section = "5.5"
     claim = "As the query label length grows, recall diverges among algorithms and QPS generally falls."
-    test = ("In each label scenario, the median over algorithms of QPS at recall 0.9 on 4+-label queries "
-            "over 1-label queries is below 1.")
-    differs = "fashion-products has few labels per item, so the 4+ group is small or missing in some scenarios."
+    test = ("In each label scenario with 1-label queries, the median over algorithms of QPS at recall 0.9 on "
+            "its longest label group (4+, else 2-3) over 1-label queries is below 1.")
+    differs = ("A dataset's workloads decide which groups exist: where containment and overlap draw 1 to 3 "
+               "labels, their longest group is 2-3, and equality queries that take an item's whole label set "
+               "have no 1-label group.")
 
     def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
         for s, cells in label_scenarios(table):
-            rs = [r for r in (ratio(cells, a, groups[0], groups[-1]) for a in cells) if r is not None]
-            if not rs or not any(groups[-1] in c for c in cells.values()):
+            longest = longest_group(cells, groups)
+            rs = [r for r in (ratio(cells, a, groups[0], longest) for a in cells) if r is not None] if longest else []
+            if not rs:
                 continue
             m = statistics.median(rs)
-            yield m < 1, f"{s}: median long/short {m:.2f} over {len(rs)} algorithms"
+            yield m < 1, f"{s}: median {label_group(longest)}/1-label {m:.2f} over {len(rs)} algorithms"
 
 
 class UngFasterWithLongerLabels(Claim):
     section = "5.5"
     claim = "Counter-intuitively, UNG's QPS rises as the query labels get longer in containment and equality."
-    test = "UNG's QPS at recall 0.9 on 4+-label queries is above that on 1-label queries, in containment and equality."
-    differs = "The paper measures this on arXiv and YFCC."
+    test = ("UNG's QPS at recall 0.9 on the longest label group (4+, else 2-3) is above that on 1-label "
+            "queries, in containment and equality (where both groups exist).")
+    differs = "The paper measures this on arXiv and YFCC, whose queries reach more labels."
 
     def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
         for s in ("containment", "equality"):
-            r = ratio(table.get(s, {}), UNG, groups[0], groups[-1])
-            if r is None or groups[-1] not in table.get(s, {}).get(UNG, {}):
+            cells = table.get(s, {})
+            longest = longest_group(cells, groups)
+            r = ratio(cells, UNG, groups[0], longest) if longest in cells.get(UNG, {}) else None
+            if r is None:
                 continue
-            yield r > 1, f"{s}: UNG long/short {r:.2f}"
+            yield r > 1, f"{s}: UNG {label_group(longest)}/1-label QPS {r:.2f}"
 
 
 class BruteForceWithLongLabels(Claim):
     section = "5.5"
     claim = ("Pre-filter brute force performs remarkably well with long labels in containment and equality: "
              "few vectors pass, so it computes few distances.")
-    test = "On 4+-label queries, brute force is in the faster half of the methods that reach recall 0.9, in both scenarios."
-    differs = "Our brute force scans the filter map's valid ids (pre-filter), as the paper's does."
+    test = ("On 4+-label queries, brute force is in the faster half of the paper's methods we have that reach "
+            "recall 0.9, in containment and equality (where the group exists).")
+    differs = ("Few vectors pass, and brute force is fast in absolute terms (its QPS is shown); the label-aware "
+               "indexes that lead here are the paper's own leaders in these scenarios.")
 
     def outcomes(self, tables):
         table, groups = groups_table(tables, "label-length")
@@ -217,10 +258,12 @@ class BruteForceWithLongLabels(Claim):
             cells = {a: c.get(groups[-1]) for a, c in table.get(s, {}).items() if groups[-1] in c}
             if BRUTE_FORCE not in cells:
                 continue
-            order = ranking(cells)
+            order, ahead = paper_ranking(cells)
             rank = order.index(BRUTE_FORCE) + 1 if BRUTE_FORCE in order else None
             faster_half = rank is not None and rank <= math.ceil(len(order) / 2)
-            yield faster_half, f"{s}: brute force rank {rank or 'not reached'} of {len(order)}"
+            leader = f", first {order[0]} {fmt(qps(cells[order[0]]))}" if order and rank != 1 else ""
+            yield faster_half, (f"{s}: brute force {fmt(qps(cells[BRUTE_FORCE]))} QPS, rank {rank or 'not reached'} "
+                                f"of {len(order)}{leader}{ahead}")
 
 
 class UngOverlapDegrades(Claim):
@@ -236,7 +279,7 @@ class UngOverlapDegrades(Claim):
         r = ratio(cells, UNG, groups[0], longest) if longest and longest != groups[0] else None
         if r is None:
             raise Untestable("UNG has no overlap result on both short and longer label groups")
-        return f"UNG overlap {longest}/short QPS {r:.2f}", "agrees" if r < 0.5 else "disagrees"
+        return f"UNG overlap {label_group(longest)}/1-label QPS {r:.2f}", "agrees" if r < 0.5 else "disagrees"
 
 
 # --- 5.6 Selectivity --------------------------------------------------------------------------
@@ -297,17 +340,18 @@ class FilterThenSearchAtLowSelectivity(Claim):
     section = "6"
     claim = ("Under very low selectivity, filter-then-search (UNG, ACORN, or even pre-filter brute force) keeps "
              "throughput high.")
-    test = "The fastest method at recall 0.9 in the 1st-percentile group is UNG, ACORN or brute force, per scenario."
+    test = ("The fastest of the paper's methods we have at recall 0.9 in the 1st-percentile selectivity group is "
+            "UNG, ACORN or brute force, in containment and equality.")
     differs = ""
 
     def outcomes(self, tables):
         table, groups = groups_table(tables, "selectivity")
         for s in ("containment", "equality"):
             cells = {a: c.get(groups[0]) for a, c in table.get(s, {}).items() if groups[0] in c}
-            order = ranking(cells)
+            order, ahead = paper_ranking(cells)
             if not order:
                 continue
-            yield order[0] in (UNG, *ACORN, BRUTE_FORCE), f"{s}: fastest {order[0]} {fmt(qps(cells[order[0]]))}"
+            yield order[0] in (UNG, *ACORN, BRUTE_FORCE), f"{s}: fastest {order[0]} {fmt(qps(cells[order[0]]))}{ahead}"
 
 
 # --- 5.7 Top-k --------------------------------------------------------------------------------
@@ -316,8 +360,9 @@ class PostFilterIvfDegradesWithK(Claim):
     section = "5.7"
     claim = "Post-filter IVFPQ is fast at k=1 but deteriorates significantly as k grows."
     test = ("Post-filter IVF's QPS at recall 0.9 at k=100 over k=1 is the lowest of all methods, or it stops "
-            "reaching recall 0.9.")
-    differs = "Our post-filter IVF sweeps Flat, PQ and SQ8 codes; the best of them counts."
+            "reaching recall 0.9; below the others' median: partly.")
+    differs = ("The paper's post-filter IVF is IVFPQ; ours sweeps Flat, PQ and SQ8 lists and its best setting "
+               "counts, and uncompressed lists do not lose accuracy as k grows as PQ codes do.")
 
     def measure(self, tables):
         t = need(tables, "top-k")
@@ -332,29 +377,29 @@ class PostFilterIvfDegradesWithK(Claim):
             raise Untestable("post-filter IVF does not reach recall 0.9 even at k=1")
         others = [r for a, r in ratios.items() if a != POST_FILTER_IVF and r is not None]
         worst = mine == 0 or (others and mine <= min(others))
-        measured = (f"IVF k={ks[-1]}/k={ks[0]} QPS {mine:.2f}; others' median "
-                    f"{statistics.median(others):.2f}" if others else f"IVF k={ks[-1]}/k={ks[0]} QPS {mine:.2f}")
-        return measured, "agrees" if worst else "disagrees"
+        below = others and mine < statistics.median(others)
+        measured = f"IVF k={ks[-1]}/k={ks[0]} QPS {mine:.2f}" + (
+            f"; others' median {statistics.median(others):.2f}, lowest {min(others):.2f}" if others else "")
+        return measured, "agrees" if worst else "partly" if below else "disagrees"
 
 
 class UngAcornLeadAcrossK(Claim):
     section = "5.7"
     claim = "UNG and ACORN lead across top-k in the vast majority of cases (k = 1 to 100)."
-    test = "At each k, the fastest method at recall@k 0.9 is UNG or an ACORN variant."
-    differs = "Our top-k experiment runs on the first label scenario (containment)."
+    test = "At each k, the fastest of the paper's methods we have at recall@k 0.9 is UNG or an ACORN variant."
+    differs = ("Our top-k experiment runs on the dataset's main label scenario (containment). Where its queries "
+               "mostly pass many vectors, post-filtering discards few results and a plain index (post-filter "
+               "IVF or HNSW) leads; the plugins of ours that lead the paper's methods are named.")
 
-    def measure(self, tables):
+    def outcomes(self, tables):
         t = need(tables, "top-k")
         table = t["table"]
         if not present(table, (UNG, *ACORN)):
             raise Untestable("neither UNG nor ACORN has a top-k result")
-        parts, hits = [], 0
         for k in map(str, t["k"]):
-            cells = {a: c.get(k) for a, c in table.items()}
-            order = ranking(cells)
-            hits += bool(order) and order[0] in (UNG, *ACORN)
-            parts.append(f"k={k}: {order[0] if order else 'none reaches 0.9'}")
-        return f"{t['scenario']}, fastest: " + ", ".join(parts), verdict(hits, len(t["k"]))
+            order, ahead = paper_ranking({a: c.get(k) for a, c in table.items()})
+            first = order[0] if order else None
+            yield first in (UNG, *ACORN), f"{t['scenario']} k={k}: {first or 'none reaches 0.9'}{ahead}"
 
 
 # --- 5.8 Base size ----------------------------------------------------------------------------
@@ -411,7 +456,9 @@ class LabelAwareBuildSlower(Claim):
              "to build than ACORN, HNSW and IVF.")
     test = ("At 100%, the median build time of UNG and CAPS over that of ACORN, post-filter HNSW and IVF: at least "
             "5 agrees, at least 2 partly.")
-    differs = "The paper's label-aware methods include the DiskANN variants, which we do not have."
+    differs = ("UNG builds one small graph per distinct label set and CAPS partitions by k-means: on a base of "
+               "tens of thousands of vectors both build in seconds. The paper's gap is on million-scale bases "
+               "(YFCC, 10M) and its label-aware methods include DiskANN variants, which we do not have.")
 
     def measure(self, tables):
         t, _, last = scale_cells(tables)

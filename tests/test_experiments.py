@@ -33,9 +33,16 @@ def test_a_claim_agrees_only_where_every_case_agrees():
     scenarios = {"table": {"containment": {"ung": {"qps": 900.0}, "acorn-1": {"qps": 500.0}},
                            "equality": {"ung": {"qps": 100.0}, "bruteforce": {"qps": 200.0}}}}
     measured, v = verdict(reproduction.UngLeadsContainmentEquality, {"scenarios": scenarios})
-    assert v == "partly" and "equality: UNG 100 QPS, rank 2 of 2 (first: bruteforce 200)" in measured
+    assert v == "partly" and "equality: UNG 100 QPS, rank 2 of 2, first bruteforce 200" in measured
     scenarios["table"]["equality"]["ung"]["qps"] = 300.0
     assert verdict(reproduction.UngLeadsContainmentEquality, {"scenarios": scenarios})[1] == "agrees"
+
+
+def test_leading_is_among_the_papers_methods_and_our_other_plugins_ahead_are_named():
+    scenarios = {"table": {"containment": {"ung": {"qps": 900.0}, "faiss-hnsw-bitmap": {"qps": 1500.0}},
+                           "equality": {"ung": {"qps": 300.0}, "bruteforce": {"qps": 200.0}}}}
+    measured, v = verdict(reproduction.UngLeadsContainmentEquality, {"scenarios": scenarios})
+    assert v == "agrees" and "rank 1 of 1 (ahead of the paper's methods: faiss-hnsw-bitmap 1,500)" in measured
 
 
 def test_a_claim_without_its_experiment_or_its_methods_is_not_testable_and_says_why():
