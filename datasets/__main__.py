@@ -26,6 +26,9 @@ def import_command(argv):
     table.add_argument("--labels", metavar="COL[,COL]", default="", help="label columns (names kept as they are)")
     table.add_argument("--separator", default="|", help="between several labels in one cell (default |)")
     table.add_argument("--numbers", metavar="COL[,COL]", default="", help="numeric (or YYYY-MM-DD date) columns")
+    table.add_argument("--skip-bad-rows", action="store_true",
+                       help="leave out CSV rows whose number of fields differs from the header's (default: refuse "
+                            "them, naming their lines); the card counts them")
     table.add_argument("--source", metavar="TEXT", help="where the data comes from (shown on its card)")
     table.add_argument("--license", metavar="TEXT", help="its licence (shown on its card)")
     files = p.add_argument_group("vector files and label lines")
@@ -38,7 +41,10 @@ def import_command(argv):
     p.add_argument("--holdout", type=int, default=None,
                    help="hold N rows out of the base as queries (a table: default 1,000, or a tenth of a smaller one)")
     p.add_argument("--distance", default=None, choices=("euclidean", "angular", "ip"),
-                   help="default: angular for --text, else euclidean")
+                   help="default: angular for --text, else euclidean (unit-norm embeddings want angular)")
+    p.add_argument("--no-fixed", action="store_true",
+                   help="leave out the synthetic fixed-length labels (random, F=4 x V=3) and their fixed_equality "
+                        "scenario")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     try:
@@ -49,13 +55,14 @@ def import_command(argv):
             split = lambda text: [c.strip() for c in text.split(",") if c.strip()]
             attrs, arrays = import_table(args.table, args.vector, args.text, split(args.labels), split(args.numbers),
                                          args.holdout, args.distance, args.separator, args.seed, args.source,
-                                         args.license, cache_dir=os.path.join(data_dir(), "cache"))
+                                         args.license, cache_dir=os.path.join(data_dir(), "cache"),
+                                         fixed=not args.no_fixed, skip_bad_rows=args.skip_bad_rows)
         elif args.base and args.base_labels:
             query_labels = dict(item.split("=", 1) for item in args.query_labels)
             if args.fanns_dir:
                 query_labels = {**fanns_query_labels(args.fanns_dir), **query_labels}
             attrs, arrays = import_dataset(args.base, args.base_labels, args.queries, query_labels, args.holdout or 0,
-                                           args.distance or "euclidean", args.seed)
+                                           args.distance or "euclidean", args.seed, fixed=not args.no_fixed)
         else:
             raise FormatError("give --table FILE, or --base FILE and --base-labels FILE")
     except (FormatError, UnsafeName) as e:

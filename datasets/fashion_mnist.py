@@ -20,7 +20,7 @@ import shutil
 
 import numpy as np
 
-from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from datasets.workloads import LABEL_SCENARIOS, SYNTHETIC_FIXED, build_arrays, fixed_length_labels, label_attributes
 from harness.dataset import Csr
 
 DIRECTORY = "/usr/share/datasets/fashion-mnist"
@@ -73,7 +73,7 @@ def build(directory=DIRECTORY, n_queries=1000, limit=None, seed=0, log=print):
                                  n_queries, limit, seed, log)
     attrs = {"distance": "euclidean", "dimension": 784, "point_type": "float", "seed": seed,
              "source": "Fashion-MNIST (Zalando Research), Debian package dataset-fashion-mnist: raw pixels / 255",
-             "license": "MIT (Fashion-MNIST)", **stats}
+             "license": "MIT (Fashion-MNIST)", **stats, **SYNTHETIC_FIXED}
     return attrs, arrays
 
 
@@ -169,5 +169,6 @@ def build_resnet(directory=DIRECTORY, arch="resnet18", n_queries=1000, limit=Non
              "source": f"Fashion-MNIST (Zalando Research), Debian package dataset-fashion-mnist, embedded by a "
                        f"torchvision {arch} trained with the fashion study's recipe; weights: {report['weights']}",
              "license": "MIT (Fashion-MNIST)", "embedding_model": arch, "weights": report["weights"],
-             "label_precision_at_5": precision, "training_report": json.dumps(report), **stats}
+             "label_precision_at_5": precision, "training_report": json.dumps(report), **stats,
+             **SYNTHETIC_FIXED}
     return attrs, arrays

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from datasets.formats import FormatError, read_label_lines, read_vectors
-from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from datasets.workloads import LABEL_SCENARIOS, SYNTHETIC_FIXED, build_arrays, fixed_length_labels, label_attributes
 from harness.dataset import Csr
 
 FANNS_QUERY_FILES = {"containment": "and", "overlap": "or", "equality": "equal"}
@@ -30,8 +30,9 @@ def load_vectors(path):
 
 
 def import_dataset(base, base_labels, queries=None, query_labels=None, holdout=0, distance="euclidean", seed=0,
-                   log=print):
-    """query_labels: {scenario: label file} for given queries; holdout: draw N queries from the base."""
+                   log=print, fixed=True):
+    """query_labels: {scenario: label file} for given queries; holdout: draw N queries from the base;
+    fixed: add the random fixed-length labels and their fixed_equality scenario (marked synthetic)."""
     rng = np.random.default_rng(seed)
     X = np.asarray(load_vectors(base), dtype=np.float32)
     labels = read_label_lines(base_labels)
@@ -67,15 +68,19 @@ def import_dataset(base, base_labels, queries=None, query_labels=None, holdout=0
         # The queries' own labels are unknown: redraws use the first given workload's.
         item_labels = Csr.from_rows(next(iter(given.values())), vocabulary)
         scenarios = {**{s: LABEL_SCENARIOS[s] for s in given}, "fixed_equality": LABEL_SCENARIOS["fixed_equality"]}
-    fixed = fixed_length_labels(len(train) + len(test), rng)
+    if not fixed:
+        scenarios = {s: spec for s, spec in scenarios.items() if s != "fixed_equality"}
+    fixed_sets = fixed_length_labels(len(train) + len(test), rng) if fixed else None
     all_labels = Csr.from_rows(base_labels_csr.rows() + item_labels.rows(), vocabulary)
-    attributes, query_attributes = label_attributes(all_labels, fixed, np.arange(len(train)),
+    attributes, query_attributes = label_attributes(all_labels, fixed_sets, np.arange(len(train)),
                                                     np.arange(len(train), len(train) + len(test)))
     arrays, stats = build_arrays(train, test, distance, attributes, query_attributes, scenarios, rng, log=log,
                                  given=given)
     attrs = {"distance": distance, "dimension": train.shape[1], "point_type": "float", "seed": seed,
              "source": f"imported: {os.path.basename(base)} with {os.path.basename(base_labels)}",
              "license": "as the imported data's", **stats}
+    if fixed_sets is not None:
+        attrs.update(SYNTHETIC_FIXED)
     return attrs, arrays
 
 

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from datasets.workloads import build_arrays
+from datasets.workloads import SYNTHETIC_ATTRIBUTES, build_arrays
 from harness.dataset import Dataset
 
 SUBSET = re.compile(r"^(?P<parent>.+)@((?P<percent>[1-9][0-9]?)%|n(?P<size>[1-9][0-9]*))$")
@@ -37,7 +37,8 @@ def build(parent_path, percent=None, seed=0, log=print, size=None):
     arrays, stats = build_arrays(ds.train[keep], ds.test, ds.distance, attributes, ds.query_attributes, scenarios, rng,
                                  given=given, log=log)
     arrays["subset_base_ids"] = keep.astype(np.int64)  # row i of train is the parent's base vector keep[i]
-    attrs = {key: ds.attrs[key] for key in ("distance", "dimension", "point_type", "source", "license")
+    attrs = {key: ds.attrs[key] for key in ("distance", "dimension", "point_type", "source", "license",
+                                                     SYNTHETIC_ATTRIBUTES)
              if key in ds.attrs}
     attrs.update(stats, subset_of=ds.name, subset_percent=percent if percent else round(100 * count / ds.n, 3),
                  subset_seed=seed, parent_content_hash=ds.content_hash)

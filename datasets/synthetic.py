@@ -12,7 +12,7 @@ order plus a uniform fraction, so a range selects whole clusters, or a slice of 
 """
 import numpy as np
 
-from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from datasets.workloads import LABEL_SCENARIOS, SYNTHETIC_FIXED, build_arrays, fixed_length_labels, label_attributes
 from harness.attributes import Csr, NumericAttribute
 
 VOCABULARY = 1000
@@ -64,5 +64,5 @@ def build(n, nq, d, seed, log=print):
                                  log=log)
     attrs = {"distance": "euclidean", "dimension": d, "point_type": "float", "seed": seed,
              "source": "synthetic (datasets/synthetic.py): clustered Gaussians, Zipf multi-labels",
-             "license": "CC0 (generated)", **stats}
+             "license": "CC0 (generated)", **stats, **SYNTHETIC_FIXED}
     return attrs, arrays

@@ -8,7 +8,10 @@ again.
 fashion-products   39,596 products of the Kaggle Fashion Product Images metadata: the display name
                    embedded; labels are attribute=value pairs of 7 attributes (an empty cell is a
                    missing attribute, not a value); the fixed-length labels are the real
-                   (gender, masterCategory, season, usage), F=4, a missing one as "attr=?".
+                   (gender, masterCategory, season, usage), F=4, a missing one as "attr=?"; the
+                   numeric attribute `product_id` (the table's `id`, its one number: this copy has
+                   no year) with the scenarios `range` (0.1%, 1%, 10%, 50% of the base) and
+                   `containment-and-range` (a containment of the labels and a range at 10% or 50%).
 arxiv              200,000 arXiv papers: titles embedded; labels are the categories (176) and the
                    year ("year=2015"); attributes also `categories` (the categories alone), `date`
                    (submission day, days since 1970-01-01) and `year`; scenarios also `range-date`
@@ -25,7 +28,7 @@ import time
 
 import numpy as np
 
-from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from datasets.workloads import LABEL_SCENARIOS, SYNTHETIC_FIXED, build_arrays, fixed_length_labels, label_attributes
 from harness.attributes import Csr, LabelAttribute, NumericAttribute
 from harness.predicates.range import EPOCH_DAYS
 
@@ -112,8 +115,14 @@ def fashion_products(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, lo
     # A missing value is a value of its own among the fixed-length labels: every set has F=4.
     fixed = [[fixed_vocabulary.id(f"{a}={r[a].strip() or '?'}") for a in FIXED_ATTRIBUTES] for r in records]
     texts = [r["productDisplayName"].strip() or r["articleType"] for r in records]
+    # The table's one number: the catalogue's product id (ids grow as products were listed).
+    extra = [NumericAttribute("product_id", np.array([int(r["id"]) for r in records], dtype=np.int64))]
+    scenarios = {"range": {"kind": "range", "attribute": "product_id"},
+                 "containment-and-range": {"kind": "and", "parts": [
+                     {"kind": "containment", "attribute": "labels"},
+                     {"kind": "range", "attribute": "product_id", "levels": [0.1, 0.5]}]}}
     arrays, stats = _finish(texts, labels, fixed, vocabulary.names, fixed_vocabulary.names, n_queries, limit,
-                            seed, cache_dir, log)
+                            seed, cache_dir, log, extra, scenarios)
     attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
              "source": "Kaggle Fashion Product Images Dataset metadata (P. Aggarwal): productDisplayName embedded "
                        "with all-MiniLM-L6-v2; labels attribute=value",
@@ -142,5 +151,5 @@ def arxiv(raw, n_queries=1000, limit=None, seed=0, cache_dir=None, log=print):
     attrs = {"distance": "angular", "dimension": 384, "point_type": "float", "seed": seed,
              "source": "arXiv metadata archive (R. S. Geiger 2020, doi:10.5281/zenodo.1463242), 200,000 papers: "
                        "titles embedded with all-MiniLM-L6-v2; labels = categories and year",
-             "license": "metadata CC0; model Apache-2.0", **stats}
+             "license": "metadata CC0; model Apache-2.0", **stats, **SYNTHETIC_FIXED}
     return attrs, arrays

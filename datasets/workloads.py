@@ -7,6 +7,7 @@ fixed-length labels), ranges at target selectivities, "and" each part in turn. E
 at least MIN_VALID valid base vectors (one that does not is redrawn, and the number redrawn is
 stored per scenario); low-selectivity queries are kept: they are the hard ones.
 """
+import json
 import time
 
 import numpy as np
@@ -24,6 +25,13 @@ LABEL_SCENARIOS = {"containment": {"kind": "containment", "attribute": "labels"}
                    "overlap": {"kind": "overlap", "attribute": "labels"},
                    "equality": {"kind": "equality", "attribute": "labels"},
                    "fixed_equality": {"kind": "equality", "attribute": "fixed"}}
+
+
+# The attribute names a builder drew at random rather than read from the data, with how, as a JSON
+# dataset attribute: cards and the site say so beside the attribute and its scenarios.
+SYNTHETIC_ATTRIBUTES = "synthetic_attributes"
+FIXED_LABELS_ABOUT = "drawn at random (F=4 positions x V=3 values, as NHQ and the FANNS paper generate them), not from the data"
+SYNTHETIC_FIXED = {SYNTHETIC_ATTRIBUTES: json.dumps({"fixed": FIXED_LABELS_ABOUT})}  # the attrs of a builder that used them
 
 
 def fixed_length_labels(n, rng, F=4, V=3):

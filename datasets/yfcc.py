@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from datasets.formats import read_spmat, read_vectors
-from datasets.workloads import LABEL_SCENARIOS, build_arrays, fixed_length_labels, label_attributes
+from datasets.workloads import LABEL_SCENARIOS, SYNTHETIC_FIXED, build_arrays, fixed_length_labels, label_attributes
 from harness.dataset import Csr
 
 FILES = {"base": "base.10M.u8bin", "base_labels": "base.metadata.10M.spmat",
@@ -63,5 +63,6 @@ def build(source, base_size=1_000_000, n_queries=10_000, seed=0, log=print):
         LABEL_SCENARIOS, rng, log=log, given={"containment": tags, "overlap": tags})
     attrs = {"distance": "euclidean", "dimension": vectors.shape[1], "point_type": "uint8", "seed": seed,
              "source": "big-ann-benchmarks NeurIPS'23 filter track, YFCC-10M (CLIP embeddings of YFCC100M images)",
-             "license": "YFCC100M: Creative Commons licences of the individual images; see the track's terms", **stats}
+             "license": "YFCC100M: Creative Commons licences of the individual images; see the track's terms", **stats,
+             **SYNTHETIC_FIXED}
     return attrs, arrays

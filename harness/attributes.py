@@ -17,6 +17,8 @@ in the same layout. Files written before attributes existed keep `labels/`, `tes
 `scenarios/fixed_equality/base_labels/`; harness.dataset reads them as the attributes `labels`
 and `fixed`.
 """
+import datetime
+
 import numpy as np
 
 LABELS, NUMERIC = "labels", "numeric"
@@ -86,6 +88,9 @@ class LabelAttribute(Csr):
         return out
 
 
+EPOCH_DAYS = "days since 1970-01-01"  # the unit of dates
+
+
 class NumericAttribute:
     """A number per vector."""
     kind = NUMERIC
@@ -102,6 +107,14 @@ class NumericAttribute:
 
     def take(self, ids):
         return NumericAttribute(self.name, self.values[np.asarray(ids, dtype=np.int64)], self.unit)
+
+    def text(self, x):
+        """A value as people read it: a date for days since 1970-01-01, else the number."""
+        if self.unit == EPOCH_DAYS and np.isfinite(x):
+            return (datetime.date(1970, 1, 1) + datetime.timedelta(days=int(np.floor(x)))).isoformat()
+        if isinstance(x, (float, np.floating)) and float(x).is_integer() and abs(x) < 1e15:
+            return str(int(x))
+        return f"{x:g}" if isinstance(x, (float, np.floating)) else str(x)
 
     def arrays(self, prefix):
         return {f"{prefix}/values": self.values, f"{prefix}/unit": [self.unit or ""]}

@@ -26,8 +26,10 @@ neighbors, distances) loads and runs unfiltered.
 
 What is checked on load, each with a one-line error: shapes and dtypes, finite vectors (NaN or
 inf would make every distance meaningless), label ids inside the vocabulary (query labels too),
-predicates and their operands, ground-truth ids inside the base, and the names (they become
-directories under the results). The content hash that identifies the dataset in results is
+predicates and their operands (a range with lo > hi, say), ground-truth ids inside the base and
+passing their query's predicate (a NaN written over an attribute after the ground truth was
+computed would otherwise surface as a harness defect), and the names (they become directories
+under the results). The content hash that identifies the dataset in results is
 computed from the content on every load; the `content_hash` attribute written at build time is
 never trusted, so an edited copy is a different dataset.
 
@@ -261,6 +263,7 @@ class Dataset:
         except (ValueError, KeyError) as e:
             self._fail(f"scenario '{name}': {e.args[0] if e.args else e}")
         neighbors, distances = self._ground_truth(f, p, self.nq)
+        self._check_ground_truth(name, predicate, operands, neighbors)
         selectivity = self._array(f, f"{p}selectivity", 1, "f")
         valid_count = self._array(f, f"{p}valid_count", 1, "iu") if f"{p}valid_count" in f \
             else np.rint(selectivity.astype(np.float64) * self.n).astype(np.int64)
@@ -274,6 +277,19 @@ class Dataset:
             groups = query_groups(selectivity, valid_count, predicate.groups(operands))
         return Scenario(name, predicate, operands, neighbors, distances, selectivity, valid_count.astype(np.int64),
                         groups)
+
+    def _check_ground_truth(self, name, predicate, operands, neighbors):
+        """Every stored neighbour passes its query's predicate: it did when the ground truth was
+        computed, so one that fails now means attributes or operands were changed since (a NaN
+        written over a value, say), and every recall of this file would be wrong."""
+        for i, row in enumerate(neighbors):
+            ids = row[row >= 0]
+            if len(ids):
+                passing = predicate.passes(ids, operands[i])
+                if not passing.all():
+                    self._fail(f"scenario '{name}': query {i}: its ground-truth neighbour {int(ids[~passing][0])} fails "
+                               f"the query's predicate ({predicate.describe(operands[i])}): the attributes or operands "
+                               f"changed after the ground truth was computed; rebuild the dataset")
 
     @property
     def scenario_names(self):

@@ -304,6 +304,32 @@ def _module_file(module, search_roots):
     return None
 
 
+def _parse(path):
+    """A module's syntax tree; a syntax error is the plugin's one-line ConfigError."""
+    try:
+        with open(path) as f:
+            return ast.parse(f.read(), filename=path)
+    except SyntaxError as e:
+        raise ConfigError(f"{path}:{e.lineno}: not valid Python ({e.msg})") from None
+
+
+def _defines(module, name, search_roots):
+    """Whether a module's source defines or imports `name` at its top level (True when that
+    cannot be told: a star import, or no source here)."""
+    path = _module_file(module, search_roots)
+    if path is None:
+        return True
+    for node in _parse(path).body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == name:
+            return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                alias.name == "*" or (alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+    return False
+
+
 def _from_class(module, cls, find, search_roots, seen=None):
     """What find(class node) returns for `cls` in `module` or, where it returns None, for its
     base classes, followed through the module's imports; None when the class cannot be found in
@@ -315,8 +341,7 @@ def _from_class(module, cls, find, search_roots, seen=None):
     path = _module_file(module, search_roots)
     if path is None:
         return None
-    with open(path) as f:
-        tree = ast.parse(f.read(), filename=path)
+    tree = _parse(path)
     imported = {}  # local name -> (module, name)
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -364,6 +389,8 @@ def _check_arguments(cfg, search_roots):
     """Every build argument (fixed `args` and grids) is a parameter of the class's __init__, every
     query argument one of its set_query_arguments, unless the method takes **kwargs."""
     where = f"{cfg.path}: algorithms.{cfg.name}"
+    if not _defines(cfg.module, cfg.cls, search_roots):
+        raise ConfigError(f"{where}.class: module {cfg.module} defines no class '{cfg.cls}'")
     for method, section, extra in (("__init__", "build", cfg.args), ("set_query_arguments", "query", {})):
         found = _method_parameters(cfg.module, cfg.cls, method, search_roots)
         if found is None:
@@ -409,6 +436,16 @@ def _search_roots(path):
     return list(dict.fromkeys([ROOT, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(path))))]))
 
 
+def _check_key_is_text(key, parent, what):
+    """A name written as a YAML key must read as text: YAML makes `123` a number and `null`,
+    `~` or `yes` something else, which would become the directory "123", "None" or "True"."""
+    if not isinstance(key, str):
+        written = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+        kind = "no value" if key is None else "a boolean" if isinstance(key, bool) else "a number"
+        raise ConfigError(f"{parent}.{written}: the {what} {written} reads as {kind} in YAML, not as a name: give a "
+                          f"name that says what it is")
+
+
 def load_config(path):
     """All algorithms of one config.yml, validated."""
     plugin = os.path.basename(os.path.dirname(os.path.abspath(path)))
@@ -427,6 +464,7 @@ def load_config(path):
         raise ConfigError(f"{path}: algorithms: declares no algorithm")
     configs = []
     for name, spec in algorithms.items():
+        _check_key_is_text(name, f"{path}: algorithms", "algorithm name")
         where = f"{path}: algorithms.{name}"
         try:
             check_name(name, "algorithm name")
@@ -450,6 +488,7 @@ def load_config(path):
             exact=bool(spec.get("exact", False)),
         )
         for gname, group in runs.items():
+            _check_key_is_text(gname, f"{where}.runs", "run group name")
             gwhere = f"{where}.runs.{gname}"
             try:
                 check_name(gname, "run group name")
@@ -470,8 +509,10 @@ def load_config(path):
     return configs
 
 
-def load_all(directory=ALGORITHMS_DIR):
-    """Every algorithm of every plugin folder, by name."""
+def load_all(directory=ALGORITHMS_DIR, broken=None):
+    """Every algorithm of every plugin folder, by name. A plugin whose config or module is
+    malformed raises its ConfigError, or with `broken` (a list) is left out and its error
+    appended there, so that the others can still be listed."""
     if not os.path.isdir(directory):
         raise ConfigError(f"{directory}: no such plugin directory")
     paths = sorted(glob.glob(os.path.join(directory, "*", "config.yml")))
@@ -479,7 +520,14 @@ def load_all(directory=ALGORITHMS_DIR):
         raise ConfigError(f"{directory}: holds no plugin folder (<name>/config.yml)")
     out = {}
     for path in paths:
-        for cfg in load_config(path):
+        try:
+            configs = load_config(path)
+        except ConfigError as e:
+            if broken is None:
+                raise
+            broken.append(str(e))
+            continue
+        for cfg in configs:
             if cfg.name in out:
                 raise ConfigError(f"{path}: algorithm '{cfg.name}' is also declared in {out[cfg.name].path}")
             out[cfg.name] = cfg

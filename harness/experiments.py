@@ -28,14 +28,12 @@ a page:
 Timing: --runs 1 (one timed pass per setting) unless given; README states the time of `all`.
 """
 import argparse
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = 0.9
 TOP_K = (1, 10, 25, 50, 100)
 SCALE = (10, 25, 50, 100)
@@ -65,29 +63,28 @@ class Experiments:
     """Runs the experiments of one dataset and derives their tables."""
 
     def __init__(self, dataset, results, local, runs, algorithms, plugins=None, queries=0, log=print):
-        sys.path.insert(0, ROOT)
-        import run as run_py
         from datasets import dataset_path, ensure_dataset
         from harness.dataset import Dataset
-        self.run_py, self.dataset_path = run_py, dataset_path
+        self.dataset_path = dataset_path
         self.dataset, self.results, self.local, self.runs = dataset, results, local, runs
         self.algorithms, self.plugins, self.queries, self.log = algorithms, plugins, queries, log
         self.ds = Dataset(ensure_dataset(dataset, log=log))
         self.out = os.path.join(results, "experiments", dataset)
 
     def workload(self, name=None):
-        ds_name = name or self.ds.name
-        return ds_name if not self.queries else f"{ds_name}@q{self.queries}"
+        from harness.runner import workload_name
+        return workload_name(name or self.ds.name, self.queries)
 
     def sweep(self, dataset=None, scenario="all", k=10):
-        """run.py on one dataset, scenario and k: runs only what has no current result."""
+        """run.py's sweep on one dataset, scenario and k: runs only what has no current result."""
+        from harness.sweep import parse_args, run
         argv = ["--dataset", dataset or self.dataset, "--scenario", scenario, "-k", str(k), "--runs", str(self.runs),
                 "--results", self.results, "--queries", str(self.queries)]
         for a in self.algorithms:
             argv += ["--algorithm", a]
         argv += (["--local"] if self.local else []) + (["--plugins", self.plugins] if self.plugins else [])
         self.log(f"$ python run.py {' '.join(argv)}")
-        code = self.run_py.run(self.run_py.parse_args(argv))
+        code = run(parse_args(argv))
         if code == 2:
             raise SystemExit(code)
         return code

@@ -249,7 +249,21 @@ def main(argv=None):
         return 2
     print(f"wrote {len(rows)} results and {len(failures)} failure records to {args.out}.csv and {args.out}.json"
           + (f"; skipped {len(problems)} unreadable files" if problems else ""))
+    if args.dataset and not rows and not failures:
+        others = related_workloads(args.results or results_dir(), args.dataset)
+        print(f"note: no results of the workload {args.dataset}"
+              + (f"; these workloads of it have results: {', '.join(others)} (give one as --dataset)" if others
+                 else "; python run.py --dataset NAME writes them"))
     return 0
+
+
+def related_workloads(root, dataset):
+    """The workloads in `root` that are samples, subsets or tunings of `dataset` (NAME@...)."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    return [n for n in names if n.startswith(dataset + "@") and list_results(root, n)]
 
 
 if __name__ == "__main__":

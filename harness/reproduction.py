@@ -5,9 +5,9 @@ against what harness.experiments measured on one dataset.
 
 Each finding is a Claim: what the paper says, the test that decides it on our tables (stated in
 words on the page, with its threshold), and what differs between the paper's setup and ours. The
-verdict is one of "agrees", "partly", "disagrees" or "not testable" (the experiment has not run,
-or FilterBench has no plugin for the methods it names); a verdict other than "agrees" carries its
-reason. The report is written to results/experiments/DATASET/report.json and shown on the site.
+verdict is one of "agrees", "partly", "disagrees", "not run yet" (with the command that runs the
+experiment it needs) or "not testable" (FilterBench has no plugin for the methods it names, or the
+data cannot decide it); a verdict other than "agrees" carries its reason. The report is written to results/experiments/DATASET/report.json and shown on the site.
 
 The paper's methods map to our plugins below (DiskANN variants and NHQ have no plugin here).
 """
@@ -33,6 +33,14 @@ class Untestable(Exception):
     """The data cannot decide this claim; the message says why."""
 
 
+class NotRunYet(Untestable):
+    """The experiment that decides this claim has not run on this dataset."""
+
+    def __init__(self, experiment):
+        super().__init__(f"the {experiment} experiment has not run on this dataset")
+        self.experiment = experiment
+
+
 class Claim:
     section, claim, test, differs = "", "", "", ""
     suffix = ""  # closes the measured text of a claim decided by outcomes()
@@ -51,7 +59,7 @@ class Claim:
 def need(tables, name):
     table = tables.get(name)
     if table is None:
-        raise Untestable(f"the {name} experiment has not run on this dataset")
+        raise NotRunYet(name)
     if "omitted" in table:
         raise Untestable(table["omitted"])
     return table
@@ -495,13 +503,19 @@ def load_tables(results, dataset):
     return tables
 
 
-def findings(tables):
+VERDICTS = ("agrees", "partly", "disagrees", "not run yet", "not testable")
+
+
+def findings(tables, dataset):
     out = []
     for cls in CLAIMS:
         c = cls()
         entry = {"section": c.section, "claim": c.claim, "test": c.test, "differs": c.differs, "why": ""}
         try:
             entry["measured"], entry["verdict"] = c.measure(tables)
+        except NotRunYet as e:
+            entry["measured"], entry["verdict"] = "", "not run yet"
+            entry["why"] = f"not run yet: python -m harness.experiments {e.experiment} --dataset {dataset}"
         except Untestable as e:
             entry["measured"], entry["verdict"], entry["why"] = "", "not testable", str(e)
         if entry["verdict"] in ("partly", "disagrees"):
@@ -519,11 +533,11 @@ def report(results, dataset, log=print):
     if not tables:
         log(f"error: no experiment has run on {dataset}; run python -m harness.experiments all --dataset {dataset}")
         return 2
-    entries = findings(tables)
+    entries = findings(tables, dataset)
     path = os.path.join(results, "experiments", dataset, "report.json")
     write_json(path, {"dataset": dataset, "finished": time.time(), "experiments": sorted(tables),
                       "workload": next(iter(tables.values())).get("workload", dataset), "findings": entries})
-    counts = {v: sum(e["verdict"] == v for e in entries) for v in ("agrees", "partly", "disagrees", "not testable")}
+    counts = {v: sum(e["verdict"] == v for e in entries) for v in VERDICTS}
     for e in entries:
         log(f"  {e['section']:>4} {e['verdict']:<13} {e['claim']}")
         if e["measured"]:

@@ -43,21 +43,34 @@ def _tmp(path):
     return f"{path}.tmp-{os.getpid()}"
 
 
-def write_result(path, attrs, arrays):
+def _write_atomically(path, write):
+    """write(tmp) to a temporary name, renamed to `path`; on any failure (a full disk) the
+    temporary file is removed, never left behind."""
     tmp = _tmp(path)
-    with h5py.File(tmp, "w") as f:
-        for key, value in attrs.items():
-            f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value)
-        for key, value in arrays.items():
-            f.create_dataset(key, data=value)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_result(path, attrs, arrays):
+    def write(tmp):
+        with h5py.File(tmp, "w") as f:
+            for key, value in attrs.items():
+                f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value)
+            for key, value in arrays.items():
+                f.create_dataset(key, data=value)
+    _write_atomically(path, write)
 
 
 def write_json(path, record):
-    tmp = _tmp(path)
-    with open(tmp, "w") as f:
-        json.dump(record, f, indent=1, sort_keys=True, default=str)
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(record, f, indent=1, sort_keys=True, default=str)
+    _write_atomically(path, write)
 
 
 _JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread"}

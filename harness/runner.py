@@ -102,6 +102,12 @@ def sample_queries(nq, n, seed=QUERY_SAMPLE_SEED):
     return np.sort(np.random.default_rng(seed).choice(nq, n, replace=False))
 
 
+def workload_name(dataset, queries=0, tag=""):
+    """Where a sweep's results go: the dataset's name, @qN for a query sample, @TAG for a purpose
+    of its own (tuning), so that none of them mixes with the leaderboard's full runs."""
+    return dataset + (f"@q{queries}" if queries else "") + (f"@{tag}" if tag else "")
+
+
 @dataclass
 class Sweep:
     """What one `run.py` invocation measures, and where the results go."""
@@ -117,10 +123,11 @@ class Sweep:
     worker_dataset: str = ""  # the dataset without its ground truth, as workers see it
     cpus: str = None
     memory_limit: str = None
+    tag: str = ""  # a workload of its own, "<dataset>[@qN]@<tag>" (harness.tune: tune-local, tune-docker)
 
     @property
     def workload(self):
-        return self.ds.name if not self.queries else f"{self.ds.name}@q{self.queries}"
+        return workload_name(self.ds.name, self.queries, self.tag)
 
     @property
     def query_ids(self):
@@ -142,6 +149,7 @@ class Plan:
     host_retries: int = 0         # passes that failed because of the host last time: run again
     skipped_constraints: int = 0  # combinations skipped by constraints
     unsupported: list = field(default_factory=list)  # (algorithm, why)
+    failed_before_reasons: list = field(default_factory=list)  # ("algorithm: reason", cause) per such pass
 
 
 def _record(path):
@@ -197,6 +205,7 @@ def plan(sweep, selection, scenarios):
                             p.done += 1
                         elif not force and _current(failure, ds.content_hash, code) and failure.get("cause") != HOST_FAULT:
                             p.failed_before += 1
+                            p.failed_before_reasons.append((f"{defn.algorithm}: {failure.get('reason')}", "plugin"))
                         else:
                             p.host_retries += failure is not None and failure.get("cause") == HOST_FAULT
                             todo.append({"scenario": scenario, "query_args": query_args, "k": k,
@@ -307,18 +316,26 @@ def run_job(job, sweep, engine):
     plugin. Raises Interrupted (after stopping the worker and keeping its finished passes)."""
     defn = job.definition
     log_path = os.path.join(sweep.root, sweep.workload, "logs", defn.algorithm, f"{defn.build_name}.log")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    os.makedirs(staging_dir(sweep), exist_ok=True)
-    run_dir = tempfile.mkdtemp(prefix=f"{defn.algorithm}-", dir=staging_dir(sweep))  # renames stay atomic
-    out_dir = os.path.join(run_dir, "out")
-    os.makedirs(out_dir)
-    os.chmod(run_dir, 0o755)
-    os.chmod(out_dir, 0o777)  # the container's unprivileged user writes here, and only here
-    spec = job_spec(job, sweep, engine)
-    job_path = os.path.join(run_dir, "job.json")
-    with open(job_path, "w") as f:
-        json.dump(spec, f)
-    os.chmod(job_path, 0o644)
+    run_dir = None
+    try:
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        os.makedirs(staging_dir(sweep), exist_ok=True)
+        run_dir = tempfile.mkdtemp(prefix=f"{defn.algorithm}-", dir=staging_dir(sweep))  # renames stay atomic
+        out_dir = os.path.join(run_dir, "out")
+        os.makedirs(out_dir)
+        os.chmod(run_dir, 0o755)
+        os.chmod(out_dir, 0o777)  # the container's unprivileged user writes here, and only here
+        spec = job_spec(job, sweep, engine)
+        job_path = os.path.join(run_dir, "job.json")
+        with open(job_path, "w") as f:
+            json.dump(spec, f)
+        os.chmod(job_path, 0o644)
+    except OSError as e:  # a full disk before the worker starts: the host's fault, nothing to record
+        if run_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        reason = f"the host could not prepare the run ({e.strerror or e}: {e.filename or sweep.root})"
+        return Outcome(ok=False, reason=reason, seconds=0.0, produced=0, log=log_path, cause=HOST_FAULT,
+                       failed=[(item["scenario"], item["run_name"], reason, HOST_FAULT) for item in job.todo])
     start = time.time()
     cause = ""
     try:
@@ -332,10 +349,22 @@ def run_job(job, sweep, engine):
     return _conclude(job, sweep, spec, run_dir, code, reason, cause, time.time() - start, log_path)
 
 
+FULL_DISK_BYTES = 1 << 20  # less free space than this where the worker writes: the disk is full
+
+
+def disk_full(path):
+    """Whether the filesystem holding `path` has (almost) no space left."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < FULL_DISK_BYTES
+
+
 def _worker_reason(code, status, log_path):
     """Why a worker failed, from its own status first; never a log line that merely came last."""
     if status.get("state") == "failed" and isinstance(status.get("reason"), str):
-        return f"{status['reason'][:300]} (while {_phase(status)})"
+        return f"{' '.join(status['reason'].split())[:300]} (while {_phase(status)})"  # one line
     if code < 0:
         sig = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else f"signal {-code}"
         hint = " (out of memory?)" if -code == signal.SIGKILL else ""
@@ -355,6 +384,7 @@ def _conclude(job, sweep, spec, run_dir, code, reason, cause, seconds, log_path,
     defn = job.definition
     out_dir = os.path.join(run_dir, "out")
     status = read_status(out_dir)
+    full = disk_full(run_dir)  # before the run directory is removed, which frees what the worker wrote
     try:
         intake = take_in(spec, out_dir, sweep.root)
     except OSError as e:
@@ -364,6 +394,9 @@ def _conclude(job, sweep, spec, run_dir, code, reason, cause, seconds, log_path,
     shutil.rmtree(run_dir, ignore_errors=True)
     if code == EXIT_HOST_FAULT and status.get("state") != "failed":  # too full even for its status
         reason, cause = f"the disk is full: the worker could not write (exit {code}) while {_phase(status)}", HOST_FAULT
+    elif code != 0 and full and cause != HOST_FAULT:  # e.g. HDF5 crashing on ENOSPC: not the plugin's doing
+        reason = f"the disk is full: the worker died ({_worker_reason(code, status, log_path)})"
+        cause = HOST_FAULT
     if code != 0 and not reason:
         reason = _worker_reason(code, status, log_path)
         cause = cause or (status.get("cause") if status.get("cause") in ("plugin", HOST_FAULT) else "plugin")

@@ -9,10 +9,12 @@
    subspaces along one build parameter (--split; default the first with several values), its
    sorted values cut into --subspaces contiguous parts (default one per value, at most 4).
 2. Every build configuration is built on a random sample of the base (--sample, default 50,000
-   vectors or the whole base if smaller: the reference scripts' size; seed 0), the dataset NAME@nSIZE
-   (datasets.subsets: its queries' ground truth computed anew), and searched with every query
-   setting in every filtered scenario it answers (the sweep is run.py's: resumable, isolated,
-   with progress and an estimate of the time left).
+   vectors: the reference scripts' size; seed 0), the dataset NAME@nSIZE (datasets.subsets: its
+   queries' ground truth computed anew), or on the whole base when it is smaller (said so), and
+   searched with every query setting in every filtered scenario it answers (the sweep is
+   run.py's: resumable, isolated, with progress and an estimate of the time left). Tuning runs
+   write to a workload of their own, SAMPLE@tune-local or SAMPLE@tune-docker: they never mix
+   with the leaderboard's results, nor local passes with containers' in one ranking.
 3. Per configuration and query setting, recall is averaged over the scenarios and QPS combined by
    their harmonic mean (the mean time per query across scenarios, so no scenario's speed hides
    another's); over its query settings, the configuration's Pareto frontier gives by linear
@@ -23,9 +25,12 @@
    gets no QPS.
 4. Configurations are ranked per target by QPS (one that never reaches it after all that do), the
    ranks averaged; each subspace keeps its best (ties: more QPS at the middle target, then by
-   name). The picks are the run group `tuned` (results/tuning/DATASET/ALGORITHM.yml), run at full
-   size by `run.py --algorithm ALGORITHM/tuned --dataset DATASET`, and the report
-   (ALGORITHM.json beside it) is a page of the site.
+   name), and a pick stays only if no other configuration dominates it (as much QPS at every
+   target and more at one): the picks lie on the Pareto front of the configurations. The picks
+   are the run group `tuned` (results/tuning/DATASET/ALGORITHM.yml), run at full size by
+   `run.py --algorithm ALGORITHM/tuned --dataset DATASET`, and the report (ALGORITHM.json beside
+   it: per configuration its QPS at each target, its rank at each, the mean, and what dominates
+   it; with a note when the targets cannot separate the configurations) is a page of the site.
 
 Deterministic given the seed: the sample, the workloads and the grid are; the ranking is, where
 QPS differences exceed timing noise (tested with a plugin whose best setting is known).
@@ -37,7 +42,6 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = (0.8, 0.9, 0.95)
 DEFAULT_SAMPLE = 50_000
 MAX_SUBSPACES = 4
@@ -80,20 +84,29 @@ def interpolate(points, targets):
     return out
 
 
-def ranks(qps_at_targets):
-    """Mean rank of each configuration over the targets: {name: [QPS or None per target]} ->
-    {name: mean rank} (1 best; configurations that never reach a target share the last rank)."""
+def target_ranks(qps_at_targets):
+    """Each configuration's rank at each target: {name: [QPS or None per target]} -> {name: [rank
+    per target]} (1 the most QPS; configurations that never reach a target share the last rank)."""
     names = sorted(qps_at_targets)
-    total = {name: 0.0 for name in names}
-    targets = len(next(iter(qps_at_targets.values()), []))
-    for j in range(targets):
+    out = {name: [] for name in names}
+    for j in range(len(next(iter(qps_at_targets.values()), []))):
         reached = sorted((n for n in names if qps_at_targets[n][j] is not None), key=lambda n: -qps_at_targets[n][j])
-        for position, name in enumerate(reached):
-            total[name] += position + 1
         for name in names:
-            if qps_at_targets[name][j] is None:
-                total[name] += len(reached) + 1
-    return {name: total[name] / max(targets, 1) for name in names}
+            out[name].append(reached.index(name) + 1 if name in reached else len(reached) + 1)
+    return out
+
+
+def ranks(qps_at_targets):
+    """Mean rank of each configuration over the targets (target_ranks averaged)."""
+    return {name: sum(r) / max(len(r), 1) for name, r in target_ranks(qps_at_targets).items()}
+
+
+def dominates(a, b):
+    """Whether QPS-at-targets a dominates b: at least as fast at every target (None: not reached)
+    and faster at one."""
+    qa = [-1.0 if q is None else q for q in a]
+    qb = [-1.0 if q is None else q for q in b]
+    return all(x >= y for x, y in zip(qa, qb)) and any(x > y for x, y in zip(qa, qb))
 
 
 def subspaces(builds, split, count=None):
@@ -106,23 +119,44 @@ def subspaces(builds, split, count=None):
 
 def pick(configurations, targets, split, count=None):
     """Algorithm 1's choice. configurations: {name: {"build_args", "points": [(recall, QPS)]}}.
-    Returns the report: every configuration with its subspace, interpolated QPS, mean rank, and
-    whether it was picked."""
+    Returns the report: every configuration with its subspace, interpolated QPS, rank at each
+    target (within its subspace) and mean rank, what dominates it, and whether it was picked."""
     names = sorted(configurations)
     builds = [configurations[n]["build_args"] for n in names]
     parts, values = subspaces(builds, split, count)
     qps = {n: interpolate(configurations[n]["points"], targets) for n in names}
+    dominated_by = {n: next((m for m in names if dominates(qps[m], qps[n])), None) for n in names}
     rows = []
     for j in range(len(values)):
         members = [n for n, p in zip(names, parts) if p == j]
-        rank = ranks({n: qps[n] for n in members})
+        per_target = target_ranks({n: qps[n] for n in members})
+        rank = {n: sum(r) / len(r) for n, r in per_target.items()}
         middle = len(targets) // 2
         best = min(members, key=lambda n: (rank[n], -(qps[n][middle] or 0), n))
         rows += [{"name": n, "build_args": configurations[n]["build_args"], "subspace": j,
                   "subspace_values": values[j], "points": configurations[n]["points"],
-                  "qps_at": dict(zip(map(str, targets), qps[n])), "mean_rank": rank[n], "picked": n == best}
+                  "qps_at": dict(zip(map(str, targets), qps[n])), "ranks": dict(zip(map(str, targets), per_target[n])),
+                  "mean_rank": rank[n], "dominated_by": dominated_by[n],
+                  "picked": n == best and dominated_by[n] is None}
                  for n in members]
     return rows
+
+
+def explain(rows, targets):
+    """A note when the ranking cannot separate the configurations, else ""."""
+    reached = [r for r in rows if any(q is not None for q in r["qps_at"].values())]
+    if not reached:
+        return (f"no configuration reaches recall {min(targets)} with any query setting: nothing to rank; add "
+                f"costlier query settings (--query)")
+    lowest = [min(recall for recall, _ in r["points"]) for r in rows if r["points"]]
+    if lowest and min(lowest) >= max(targets):
+        return (f"every configuration reaches recall {max(targets)} already with its cheapest query setting (lowest "
+                f"recall {min(lowest):.3f}), so each configuration's QPS at every target is that of its cheapest "
+                f"setting and the targets do not separate them: add cheaper query settings (--query) to see where "
+                f"each one drops")
+    if len({tuple(r["qps_at"].values()) for r in rows}) == 1:
+        return "every configuration has the same QPS at every target: the ranking is a tie, broken by name"
+    return ""
 
 
 # --- The tuned group --------------------------------------------------------------------------
@@ -167,15 +201,15 @@ def _value(text):
 
 
 def main(argv=None):
-    sys.path.insert(0, ROOT)
     import yaml
 
-    import run as run_py
     from datasets import dataset_path, ensure_dataset
     from harness.dataset import Dataset, DatasetError
     from harness.definitions import ConfigError, Group, _check_arguments, _grid, _search_roots, load_all
     from harness.export import collect
     from harness.results import results_dir, write_json
+    from harness.runner import workload_name
+    from harness.sweep import parse_args, run
     p = argparse.ArgumentParser(prog="python -m harness.tune", description=__doc__.splitlines()[0])
     p.add_argument("--algorithm", required=True, help="an algorithm (not a plugin folder or group)")
     p.add_argument("--dataset", required=True)
@@ -222,18 +256,21 @@ def main(argv=None):
     except DatasetError as e:
         return fail(e)
     sample = args.dataset if args.sample >= full.n else f"{args.dataset}@n{args.sample}"
-    print(f"tuning {args.algorithm} on {sample} ({min(args.sample, full.n):,} of {full.n:,} base vectors): "
-          f"{len(group.builds)} build configurations x {len(_grid(group.query))} query settings, "
+    if args.sample >= full.n:
+        print(f"note: the base has {full.n:,} vectors, no more than --sample {args.sample:,}: tuning on the whole base")
+    mode = "local" if args.local else "docker"
+    print(f"tuning {args.algorithm} on {sample} ({min(args.sample, full.n):,} of {full.n:,} base vectors, {mode} "
+          f"workers): {len(group.builds)} build configurations x {len(_grid(group.query))} query settings, "
           f"subspaces along {split}")
-    sweep_args = run_py.parse_args(["--dataset", sample, "--runs", str(args.runs), "--timeout", str(args.timeout),
-                                    "--results", root, "--queries", str(args.queries)]
-                                   + (["--local"] if args.local else []) + (["--plugins", args.plugins] if args.plugins else []))
+    sweep_args = parse_args(["--dataset", sample, "--runs", str(args.runs), "--timeout", str(args.timeout),
+                             "--results", root, "--queries", str(args.queries)]
+                            + (["--local"] if args.local else []) + (["--plugins", args.plugins] if args.plugins else []))
     start = time.time()
-    code = run_py.run(sweep_args, selection=[(cfg, group)])
+    code = run(sweep_args, selection=[(cfg, group)], tag=f"tune-{mode}")
     if code == 2:
         return code
     ds = Dataset(dataset_path(sample))
-    workload = ds.name if not args.queries or args.queries >= ds.nq else f"{ds.name}@q{args.queries}"
+    workload = workload_name(ds.name, args.queries if args.queries < ds.nq else 0, f"tune-{mode}")
     rows = [r for r in collect(root, workload) if r["algorithm"] == cfg.name and r.get("recall") is not None
             and r["scenario"] != "unfiltered"]
     wanted = {json.dumps({**cfg.args, **b}, sort_keys=True) for b in group.builds}
@@ -252,25 +289,33 @@ def main(argv=None):
     if not configurations:
         return fail(f"no results of {cfg.name} on {workload} to rank (did every build fail? see above)")
     report = pick(configurations, targets, split, args.subspaces)
+    note = explain(report, targets)
     picked = [r for r in report if r["picked"]]
     directory = tuning_dir(root, args.dataset)
     os.makedirs(directory, exist_ok=True)
     builds = [{k: v for k, v in r["build_args"].items() if k not in cfg.args} for r in picked]
     with open(os.path.join(directory, f"{cfg.name}.yml.tmp"), "w") as f:
         f.write(f"# Written by python -m harness.tune --algorithm {cfg.name} --dataset {args.dataset} on "
-                f"{time.strftime('%Y-%m-%d')}: one pick per subspace along {split}.\n")
+                f"{time.strftime('%Y-%m-%d')}: the best of each subspace along {split} that no other "
+                f"configuration dominates.\n")
         yaml.safe_dump({"algorithm": cfg.name, "dataset": args.dataset,
                         "group": {"build": builds, "query": group.query}}, f, sort_keys=False)
     os.replace(os.path.join(directory, f"{cfg.name}.yml.tmp"), os.path.join(directory, f"{cfg.name}.yml"))
     write_json(os.path.join(directory, f"{cfg.name}.json"),
                {"algorithm": cfg.name, "dataset": args.dataset, "sample": sample, "workload": workload,
                 "split": split, "targets": targets, "seconds": time.time() - start, "configurations": report,
-                "query_grid": group.query})
-    print(f"\n{'configuration':44s} {'subspace':>9s} " + " ".join(f"QPS@{t:<5}" for t in targets) + "  mean rank")
+                "query_grid": group.query, "mode": mode, "note": note})
+    print(f"\n{'configuration':36s} {'subspace':>8s} " + " ".join(f"{f'QPS@{t}':>10s}" for t in targets)
+          + f"  {'rank at each':>14s}  mean rank")
     for r in sorted(report, key=lambda r: (r["subspace"], r["mean_rank"])):
-        cells = " ".join(f"{(f'{q:,.0f}' if q else '-'):>9s}" for q in r["qps_at"].values())
-        print(f"{r['name'][:44]:44s} {r['subspace']:>9d} {cells}  {r['mean_rank']:.2f}{'  <- picked' if r['picked'] else ''}")
-    print(f"\npicked {len(picked)} configurations, one per subspace of {split}; run them at full size with:\n"
+        cells = " ".join(f"{(f'{q:,.0f}' if q else '-'):>10s}" for q in r["qps_at"].values())
+        at_each = "/".join(str(x) for x in r["ranks"].values())
+        verdict = "  <- picked" if r["picked"] else f"  (dominated by {r['dominated_by']})" if r["dominated_by"] else ""
+        print(f"{r['name'][:36]:36s} {r['subspace']:>8d} {cells}  {at_each:>14s}  {r['mean_rank']:9.2f}{verdict}")
+    if note:
+        print(f"\nnote: {note}")
+    print(f"\npicked {len(picked)} configurations: the best of each subspace of {split} that no other configuration "
+          f"dominates; results in the workload {workload} (not on the leaderboard); run them at full size with:\n"
           f"  python run.py --algorithm {cfg.name}/tuned --dataset {args.dataset}"
           f"{' --local' if args.local else ''}")
     return 0 if code == 0 else 1

@@ -236,7 +236,11 @@ def work(args, status):
         job = json.load(f)
     defn = Definition(**job["definition"])
     ds = Dataset(args.dataset)
-    cls = getattr(importlib.import_module(defn.module), defn.cls)
+    status.phase(f"loading the plugin (module {defn.module}, class {defn.cls})")
+    module = importlib.import_module(defn.module)
+    if not hasattr(module, defn.cls):
+        raise LookupError(f"module {defn.module} has no class {defn.cls}")
+    cls = getattr(module, defn.cls)
     common = {"algorithm": defn.algorithm, "plugin": defn.plugin, "group": defn.group,
               "build_args": defn.build_args, "dataset": job["dataset"], "workload": job["workload"],
               "queries": len(job["query_ids"]), "query_sample_seed": job["query_sample_seed"],

@@ -45,9 +45,14 @@ def test_leading_is_among_the_papers_methods_and_our_other_plugins_ahead_are_nam
     assert v == "agrees" and "rank 1 of 1 (ahead of the paper's methods: faiss-hnsw-bitmap 1,500)" in measured
 
 
-def test_a_claim_without_its_experiment_or_its_methods_is_not_testable_and_says_why():
-    assert verdict(reproduction.UngLeadsContainmentEquality, {}) == (
-        "the scenarios experiment has not run on this dataset", "not testable")
+def test_a_claim_whose_experiment_has_not_run_says_not_run_yet_with_the_command():
+    [entry] = [f for f in reproduction.findings({}, "fashion-products")
+               if f["claim"] == reproduction.UngLeadsContainmentEquality.claim]
+    assert entry["verdict"] == "not run yet"
+    assert entry["why"] == "not run yet: python -m harness.experiments scenarios --dataset fashion-products"
+
+
+def test_a_claim_without_its_methods_is_not_testable_and_says_why():
     fixed = {"fixed-equality": {"table": {"hnswlib": {"qps": 10.0, "recall": 0.95}}}}
     assert verdict(reproduction.UngCapsLeadFixedEquality, fixed)[1] == "not testable"
 
@@ -105,9 +110,10 @@ def test_two_experiments_end_to_end_with_known_recall_then_their_pages(xxs, tmp_
     report = experiments("report", "--results", str(results), env=env)
     assert report.returncode == 0, report.stdout + report.stderr
     findings = json.loads((folder / "report.json").read_text())["findings"]
-    untestable = [f for f in findings if f["section"] == "5.3" and f["verdict"] == "not testable"]
-    assert any(f["why"] == "the scenarios experiment has not run on this dataset" for f in untestable)
-    assert all(f["verdict"] != "not testable" or f["why"] for f in findings)  # every gap says why
+    not_run = [f for f in findings if f["section"] == "5.3" and f["verdict"] == "not run yet"]
+    assert any(f["why"] == "not run yet: python -m harness.experiments scenarios --dataset random-filter-xxs"
+               for f in not_run)
+    assert all(f["verdict"] not in ("not testable", "not run yet") or f["why"] for f in findings)  # gaps say why
 
     build_site(str(results), str(tmp_path / "site"), datasets_lookup=lambda n: xxs)
     page = (tmp_path / "site" / "experiments" / "random-filter-xxs" / "top-k.html").read_text()

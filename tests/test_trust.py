@@ -212,14 +212,15 @@ def test_ties_at_any_scale_count_for_every_distance(tmp_path_factory, distance, 
 def test_the_tie_rule_is_right_at_zero_and_tight_elsewhere():
     # Exact duplicates of a query, recomputed in float64 in different positions, come out up to
     # 1e-13 apart (the defect: 653 misses on fashion-products); they tie with t = 0.
-    assert ties("angular", [2e-16, 2e-13], 0.0, 1.0, np.ones(2), 1.0, 384).all()
-    assert ties("ip", [-1e6 + 1e-7], -1e6, 1e3, np.array([1e3]), 1e3, 384).all()
-    assert ties("euclidean", [1e-9], 0.0, 10.0, np.array([10.0]), 10.0, 50).all()
+    unit = 1.5  # M of a unit vector near the query (angular)
+    assert ties("angular", [2e-16, 2e-13], 0.0, np.full(2, unit), unit, 384).all()
+    assert ties("ip", [-1e6 + 1e-7], -1e6, np.array([1e6]), 1e6, 384).all()
+    assert ties("euclidean", [1e-9], 0.0, np.array([400.0]), 400.0, 50).all()
     # But a vector measurably farther than the k-th neighbour is a miss, at any scale.
-    assert not ties("angular", [1e-3], 0.0, 1.0, np.ones(1), 1.0, 384).any()
-    assert not ties("angular", [0.30 + 1e-3], 0.30, 1.0, np.ones(1), 1.0, 384).any()
-    assert not ties("euclidean", [1.001e3], 1e3, 1e3, np.array([1e3]), 1e3, 128).any()
-    assert not ties("ip", [-0.999], -1.0, 1.0, np.ones(1), 1.0, 128).any()
+    assert not ties("angular", [1e-3], 0.0, np.full(1, unit), unit, 384).any()
+    assert not ties("angular", [0.30 + 1e-3], 0.30, np.full(1, unit), unit, 384).any()
+    assert not ties("euclidean", [1.001e3], 1e3, np.array([4e6]), 4e6, 128).any()
+    assert not ties("ip", [-0.999], -1.0, np.ones(1), 1.0, 128).any()
 
 
 def test_an_exact_plugin_below_0999_is_flagged_as_a_harness_defect(xxs, tmp_path):

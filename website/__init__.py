@@ -19,6 +19,7 @@ from collections import defaultdict
 import jinja2
 import numpy as np
 
+from harness.attributes import EPOCH_DAYS
 from harness.metrics import EXACT_RECALL_FLOOR
 from harness.results import is_regular_file
 from website import experiments, plots
@@ -146,7 +147,7 @@ class Site:
     def build(self, results_root, archive=None):
         workloads = sorted({r["workload"] for r in self.rows})
         boards = {w: self.boards(w) for w in workloads}
-        full = [w for w in workloads if not is_quick(w)]
+        full = [w for w in workloads if not is_quick(w) and not is_tuning(w)]
         quick = [w for w in workloads if is_quick(w)]
         # Reports first: one that cannot be rendered is listed on the home page, never fatal.
         self.tunings = [t for t in self.tunings
@@ -293,11 +294,15 @@ class Site:
                                                       f"QPS against recall, averaged over scenarios", series,
                               "mean recall@10 over scenarios", "harmonic mean QPS over scenarios (log)",
                               x_range="recall", styles=styles)
-        cols = ["name", "subspace", *[f"QPS@{t}" for t in report["targets"]], "mean_rank", "picked"]
+        cols = ["name", "subspace", *[f"QPS@{t}" for t in report["targets"]], "rank at each target", "mean_rank",
+                "picked", "dominated by"]
         rows = [{"name": c["name"], "subspace": f"{c['subspace']} ({report['split']} = "
                                                 f"{', '.join(map(str, c['subspace_values']))})",
-                 **{f"QPS@{t}": c["qps_at"][str(t)] for t in report["targets"]}, "mean_rank": c["mean_rank"],
-                 "picked": "picked" if c["picked"] else ""} for c in configurations]
+                 **{f"QPS@{t}": c["qps_at"][str(t)] for t in report["targets"]},
+                 "rank at each target": " / ".join(str(c.get("ranks", {}).get(str(t), "?")) for t in report["targets"]),
+                 "mean_rank": c["mean_rank"],
+                 "picked": "picked" if c["picked"] else "", "dominated by": c.get("dominated_by") or ""}
+                for c in configurations]
         self.render("tuning.html", f"tuning/{slug(name)}.html", report=report, chart=chart, columns=cols, rows=rows,
                     csv=self.table(f"tuning-{name}", f"Tuning of {report['algorithm']} on {report['dataset']}", cols,
                                    rows))
@@ -357,6 +362,12 @@ class Site:
 
 LEVEL_GROUP = re.compile(r"^range (?P<percent>[0-9.e+-]+)%$")  # the groups of harness/predicates/range.py
 QUARTILE_GROUP = re.compile(r"^selectivity Q(?P<q>[1-4])$")
+
+
+def is_tuning(workload):
+    """A tuning workload (harness.tune: SAMPLE@tune-local or @tune-docker): shown on its tuning page,
+    never on a leaderboard."""
+    return re.search(r"@tune-[a-z]+$", workload) is not None
 
 
 def is_quick(workload):
@@ -430,8 +441,8 @@ def dataset_card(path):
     for a in c["attributes"]:
         if a["kind"] == "numeric" and a["bins"]:
             a["hist"] = plots.histogram(f"attribute-{slug(a['name'])}", f"Values of {a['name']}",
-                                        [(f"{edge:.3g}", n) for edge, n in a["bins"]],
-                                        f"{a['name']}{' (' + a['unit'] + ')' if a['unit'] else ''}, 20 equal bins")
+                                        a["bins"], f"{a['name']}{' (' + a['unit'] + ')' if a['unit'] and a['unit'] != EPOCH_DAYS else ''}"
+                                                   f", 20 equal bins")
     for s in c["scenarios"]:
         logs = np.log10(np.maximum(s.pop("selectivity"), 1e-9))
         edges = np.arange(np.floor(logs.min()), 0.01, 0.25)

@@ -10,16 +10,13 @@ over an attribute that follows the vectors (random-filter-s's `cluster_value`) m
 clusters far from the query: the hard case for graph indexes.
 Groups: the queries of each target level, e.g. "range 1%".
 """
-import datetime
-
 import numpy as np
 
-from harness.attributes import NUMERIC
+from harness.attributes import EPOCH_DAYS, NUMERIC  # noqa: F401 (EPOCH_DAYS: imported from here too)
 from harness.filters import ids_to_bitset
 from harness.predicates import MIN_VALID, Predicate
 
 LEVELS = (0.001, 0.01, 0.1, 0.5)
-EPOCH_DAYS = "days since 1970-01-01"
 
 
 class SortedValues:
@@ -60,9 +57,7 @@ class Range(Predicate):
         return (values >= lo) & (values <= hi)
 
     def _value(self, x):
-        if self.attribute.unit == EPOCH_DAYS:
-            return (datetime.date(1970, 1, 1) + datetime.timedelta(days=int(x))).isoformat()
-        return f"{x:g}" if isinstance(x, float) else str(x)
+        return self.attribute.text(x)
 
     def describe(self, operands):
         lo, hi = operands
@@ -112,7 +107,12 @@ class Range(Predicate):
         if lo.shape != (nq,) or hi.shape != (nq,):
             raise ValueError(f"'{prefix}/lo' and '{prefix}/hi' must hold {nq} values")
         if np.isnan(lo).any() or np.isnan(hi).any():
-            raise ValueError(f"'{prefix}/lo' and '{prefix}/hi' hold NaN (an open side is -inf or inf)")
+            query = int(np.flatnonzero(np.isnan(lo) | np.isnan(hi))[0])
+            raise ValueError(f"'{prefix}/lo' or '{prefix}/hi' is NaN at query {query} (an open side is -inf or inf)")
+        if np.any(lo > hi):
+            query = int(np.flatnonzero(lo > hi)[0])
+            raise ValueError(f"query {query}: the range is empty, lo {lo[query]:g} > hi {hi[query]:g} "
+                             f"({int(np.sum(lo > hi))} such queries)")
         return list(zip(lo.tolist(), hi.tolist()))
 
     def groups(self, operands):
