@@ -342,6 +342,8 @@ def run_job(job, sweep, engine):
         code, reason = engine.run(defn, sweep, job_path, out_dir, log_path)
     except EngineError as e:
         code, reason, cause = -1, f"Docker engine error: {e}", HOST_FAULT
+    except OSError as e:  # the worker's log could not be written: a full disk
+        code, reason, cause = -1, f"the host could not write the worker's log ({e.strerror or e})", HOST_FAULT
     except Interrupted:
         _conclude(job, sweep, spec, run_dir, -int(signal.SIGKILL), "stopped: run.py was interrupted", "",
                   time.time() - start, log_path, records=False)

@@ -433,6 +433,24 @@ def test_a_full_disk_is_the_hosts_fault_and_is_retried(xxs, small_disk):
     assert len(list_results(str(small_disk))) == 1
 
 
+@pytest.mark.parametrize("free_kib", [8, 96, 160])
+def test_a_disk_that_fills_during_a_sweep_is_never_blamed_on_the_plugin_and_leaves_no_temporary_file(
+        xxs, small_disk, free_kib):
+    # With 8 KiB left the host cannot even prepare the run; with more the worker's HDF5 writes fail,
+    # sometimes as an OSError, sometimes as a SIGSEGV inside HDF5: the disk's fault either way.
+    stats = os.statvfs(small_disk)
+    with open(small_disk / "filler", "wb") as f:
+        f.write(b"\0" * (stats.f_bavail * stats.f_frsize - (free_kib << 10)))
+    proc = run("--dataset", xxs, "--plugins", PLUGINS, "--algorithm", "good", "-k", "100", results=small_disk)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
+    failures = [line.strip() for line in proc.stdout.splitlines() if line.startswith("  ") and " failed: " in line]
+    assert failures and all("(the host's fault: retried on the next run)" in line for line in failures), failures
+    assert all(any(why in line for why in ("the disk is full", "could not prepare the run", "could not write"))
+               for line in failures), failures
+    leftovers = [os.path.join(d, n) for d, _, names in os.walk(small_disk) for n in names if ".tmp-" in n]
+    assert leftovers == []
+
+
 # --- 6. Bad files in the results ---------------------------------------------------------------------
 
 def test_bad_files_are_listed_and_everything_else_renders(xxs, tmp_path):
