@@ -13,7 +13,7 @@ import numpy as np
 
 from harness.dataset import Dataset, DatasetError, dataset_content_hash
 from harness.metrics import Evaluator
-from harness.results import list_failures, list_results, read_result, results_dir, write_json
+from harness.results import list_failures, list_results, read_result, results_dir, write_atomically, write_json
 
 COLUMNS = ["dataset", "workload", "queries", "scenario", "k", "algorithm", "build_args", "query_args", "recall", "qps", "qps_search",
            "batch_recall", "batch_qps", "batch_qps_search", "latency_p50", "latency_p95", "latency_p99",
@@ -219,13 +219,13 @@ def query_groups(ds, scenario, recall, seconds, query_ids):
 
 def write_csv(rows, path):
     columns = COLUMNS + sorted({k for r in rows for k in r} - set(COLUMNS))
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=columns)
+            w.writeheader()
+            for r in rows:
+                w.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()})
+    write_atomically(path, write)
 
 
 def main(argv=None):

@@ -102,9 +102,11 @@ class Evaluator:
             if np.any(kth < 0):
                 raise ValueError(f"{self.ds.path}: ground truth of '{scenario}' has -1 where a neighbour is due")
             ds = self.ds
-            t = np.array([exact_distances(ds.distance, ds.test[i], ds.train[kth[i]:kth[i] + 1])[0] for i in range(ds.nq)])
-            magnitude = np.array([rounding_magnitudes(ds.distance, ds.test[i], ds.train[kth[i]:kth[i] + 1])[0]
-                                  for i in range(ds.nq)])
+            t, magnitude = np.empty(ds.nq), np.empty(ds.nq)
+            for i in range(ds.nq):
+                y = ds.train[kth[i]:kth[i] + 1]
+                t[i] = exact_distances(ds.distance, ds.test[i], y)[0]
+                magnitude[i] = rounding_magnitudes(ds.distance, ds.test[i], y)[0]
             self._thresholds[key] = (t, magnitude, m)
         return self._thresholds[key]
 

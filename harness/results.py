@@ -43,7 +43,7 @@ def _tmp(path):
     return f"{path}.tmp-{os.getpid()}"
 
 
-def _write_atomically(path, write):
+def write_atomically(path, write):
     """write(tmp) to a temporary name, renamed to `path`; on any failure (a full disk) the
     temporary file is removed, never left behind."""
     tmp = _tmp(path)
@@ -63,14 +63,14 @@ def write_result(path, attrs, arrays):
                 f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value)
             for key, value in arrays.items():
                 f.create_dataset(key, data=value)
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 def write_json(path, record):
     def write(tmp):
         with open(tmp, "w") as f:
             json.dump(record, f, indent=1, sort_keys=True, default=str)
-    _write_atomically(path, write)
+    write_atomically(path, write)
 
 
 _JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread"}
