@@ -28,6 +28,9 @@ repeat them):
                                   or a NumericAttribute with .values), one build per attribute
                                   (for unfiltered queries: the attribute `labels`)
     uses_filter_map = True        False: the harness builds no filter map for it (valid is None)
+    fixed_length_labels = False   True: it answers predicates only on label attributes whose base
+                                  items all carry the same number of labels, one per attribute
+                                  position (NHQ's attribute vectors, e.g. `fixed`)
 Scenarios whose predicate it does not answer are skipped, with a line saying so.
 
 Build and query arguments are the parameters of `__init__` (after `distance`) and of
@@ -47,6 +50,7 @@ class FilteredANN:
     predicates = "all"
     builds_on_attribute = False
     uses_filter_map = True
+    fixed_length_labels = False
 
     def __init__(self, distance):
         self.distance = distance

@@ -35,6 +35,7 @@ never trusted, so an edited copy is a different dataset.
 
 Workers get a copy without the ground truth (`worker_copy`): a plugin cannot read the answers.
 """
+import functools
 import hashlib
 import json
 import os
@@ -294,6 +295,13 @@ class Dataset:
     @property
     def scenario_names(self):
         return [UNFILTERED] + list(self.scenarios)
+
+    @functools.cached_property
+    def fixed_length_attributes(self):
+        """The label attributes whose base items all carry the same number of labels (NHQ's
+        attribute vectors, one label per position), in name order."""
+        return [name for name, a in sorted(self.attributes.items())
+                if isinstance(a, LabelAttribute) and len(a.indptr) > 1 and np.ptp(np.diff(a.indptr)) == 0]
 
     @property
     def labels(self):

@@ -25,8 +25,9 @@
 it has no other).
 
 What a plugin answers is said once, in its class (algorithms.base.FilteredANN): `predicates`
-(the predicate kinds, or "all" for plugins that work from the filter map), `builds_on_attribute`
-and `uses_filter_map`; they are read from its source here, never repeated in the config.
+(the predicate kinds, or "all" for plugins that work from the filter map), `builds_on_attribute`,
+`uses_filter_map` and `fixed_length_labels`; they are read from its source here, never repeated in
+the config.
 
 Checked at load, each with a one-line error naming the file and the key: names (they become
 paths), build and query arguments against the parameters of the plugin class's `__init__` and
@@ -58,7 +59,8 @@ _ALGO_KEYS = {"class", "args", "description", "distances", "exact", "runs"}
 # Keys that the plugin's class declares now (algorithms.base.FilteredANN); a config that still has
 # one is told where it went.
 _MOVED_KEYS = {"scenarios": "predicates", "label_aware": "builds_on_attribute", "uses_filter_map": "uses_filter_map"}
-_CLASS_DECLARATIONS = {"predicates": "all", "builds_on_attribute": False, "uses_filter_map": True}
+_CLASS_DECLARATIONS = {"predicates": "all", "builds_on_attribute": False, "uses_filter_map": True,
+                       "fixed_length_labels": False}
 _GROUP_KEYS = {"build", "query", "constraints", "opt_in"}
 _SAFE_FUNCTIONS = {"min": min, "max": max, "abs": abs}
 
@@ -137,13 +139,19 @@ class AlgorithmConfig:
     predicates: object = "all"        # from the class: "all", or the predicate kinds it answers
     builds_on_attribute: bool = False  # from the class: fit() gets the attribute its predicate reads
     uses_filter_map: bool = True       # from the class: it filters with the harness's filter map
+    fixed_length_labels: bool = False  # from the class: label predicates only on fixed-length attributes
     exact: bool = False
     groups: dict = field(default_factory=dict)
 
-    def answers(self, spec):
+    def answers(self, spec, fixed_length=None):
         """Whether the class answers a scenario's predicate (every kind it uses, for composites);
-        "unfiltered" (spec None) is answered by every plugin that works from the filter map."""
-        from harness.predicates import part_kinds
+        "unfiltered" (spec None) is answered by every plugin that works from the filter map.
+        fixed_length: the dataset's attributes whose items all carry the same number of labels
+        (what a `fixed_length_labels` class needs; None: not checked)."""
+        from harness.predicates import part_attributes, part_kinds
+        if self.fixed_length_labels and fixed_length is not None and spec is not None \
+                and not part_attributes(spec) <= set(fixed_length):
+            return False
         if self.predicates == "all":
             return True
         return ({"unfiltered"} if spec is None else part_kinds(spec)) <= set(self.predicates)
@@ -414,7 +422,8 @@ def _check_arguments(cfg, search_roots):
 
 
 def _read_declarations(cfg, search_roots):
-    """What the class says it answers (predicates, builds_on_attribute, uses_filter_map)."""
+    """What the class says it answers (predicates, builds_on_attribute, uses_filter_map,
+    fixed_length_labels)."""
     from harness.predicates import kind_names
     for name in _CLASS_DECLARATIONS:
         try:

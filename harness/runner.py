@@ -181,10 +181,13 @@ def plan(sweep, selection, scenarios):
             p.unsupported.append((cfg.name, f"does not support distance '{ds.distance}'"))
             continue
         spec = lambda s: None if s == UNFILTERED else ds.scenarios[s].predicate.spec
-        run_scenarios = [s for s in available if cfg.answers(spec(s))]
+        run_scenarios = [s for s in available if cfg.answers(spec(s), ds.fixed_length_attributes)]
         skipped = [s for s in available if s not in run_scenarios]
         if skipped:
             kinds = "predicates of every kind" if cfg.predicates == "all" else ", ".join(cfg.predicates)
+            if cfg.fixed_length_labels:
+                kinds += (" on attributes whose items all carry the same number of labels ("
+                          f"{', '.join(ds.fixed_length_attributes) or 'none in this dataset'})")
             p.unsupported.append((cfg.name, f"answers {kinds}, so not {', '.join(skipped)}"))
         if not run_scenarios:
             continue

@@ -67,6 +67,8 @@ def list_algorithms(configs):
         if cfg.description:
             print(f"    {cfg.description}")
         answers = "every predicate (from the filter map)" if cfg.predicates == "all" else ", ".join(cfg.predicates)
+        if cfg.fixed_length_labels:
+            answers += " on attributes with the same number of labels per item"
         print(f"    answers: {answers}; distances: {', '.join(cfg.distances)}"
               f"{'; built on the attribute its predicate reads' if cfg.builds_on_attribute else ''}")
         for g in cfg.groups.values():

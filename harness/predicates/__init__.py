@@ -173,3 +173,9 @@ def kind_names():
 def part_kinds(spec):
     """Every kind a spec uses: itself, and for a composite its parts'."""
     return {spec["kind"]} | {k for part in spec.get("parts", []) for k in part_kinds(part)}
+
+
+def part_attributes(spec):
+    """The attribute names a spec reads (for a composite, its parts')."""
+    return ({spec["attribute"]} if spec.get("attribute") else set()) | \
+        {a for part in spec.get("parts", []) for a in part_attributes(part)}

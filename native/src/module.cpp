@@ -8,6 +8,8 @@
 #include "caps.h"
 #include "filterbench/parallel.h"
 #include "irange.h"
+#include "nhq.h"
+#include "stitched.h"
 #include "ung.h"
 
 namespace py = pybind11;
@@ -84,7 +86,7 @@ static Predicate parse_predicate(const std::string& name) {
     if (name == "containment") return Predicate::Containment;
     if (name == "overlap") return Predicate::Overlap;
     if (name == "equality") return Predicate::Equality;
-    throw std::invalid_argument("UNG answers containment, overlap and equality, not '" + name + "'");
+    throw std::invalid_argument("label predicates are containment, overlap and equality, not '" + name + "'");
 }
 
 // Runs one(i, ids_row, scores_row) for every query across `threads` threads; returns the ids.
@@ -232,6 +234,137 @@ PYBIND11_MODULE(filterbench_native, m) {
              },
              "every graph edge as a row (from, to) of base ids")
         .def_property_readonly("distance_computations", &UngIndex::distance_computations);
+
+    m.def("check_stitched_params",
+          [](int R_small, int L_small, int R_stitched, float alpha) {
+              StitchedParams{R_small, L_small, R_stitched, alpha}.check();
+          },
+          py::arg("R_small"), py::arg("L_small"), py::arg("R_stitched"), py::arg("alpha"),
+          "raises ValueError for parameters Stitched-DiskANN refuses");
+
+    py::class_<StitchedIndex>(m, "Stitched")
+        .def(py::init([](size_t d, const std::string& metric, int R_small, int L_small, int R_stitched, float alpha,
+                         uint64_t seed) {
+                 return std::make_unique<StitchedIndex>(d, parse_metric(metric),
+                                                        StitchedParams{R_small, L_small, R_stitched, alpha, seed});
+             }),
+             py::arg("d"), py::arg("metric"), py::arg("R_small") = 32, py::arg("L_small") = 100,
+             py::arg("R_stitched") = 64, py::arg("alpha") = 1.2f, py::arg("seed") = 100)
+        .def("build",
+             [](StitchedIndex& self, FloatArray X, Int64Array indptr, Int32Array indices, int threads) {
+                 if (X.ndim() != 2) throw std::invalid_argument("build: X must be a 2-d array");
+                 check_dimension(X, self.dimension(), "build: vectors");
+                 LabelRows rows = label_rows(indptr, indices);
+                 py::gil_scoped_release release;
+                 self.build(X.data(), size_t(X.shape(0)), rows, threads);
+             },
+             py::arg("X"), py::arg("indptr"), py::arg("indices"), py::arg("threads") = 1)
+        .def("search",
+             [](const StitchedIndex& self, FloatArray q, size_t k, py::object labels, const std::string& predicate,
+                size_t L_search) {
+                 check_dimension(q, self.dimension(), "search: query");
+                 LabelSet query = label_set(labels);
+                 Predicate p = parse_predicate(predicate);
+                 py::array_t<int32_t> ids(k);
+                 std::vector<float> scores(k);
+                 py::gil_scoped_release release;
+                 self.search(q.data(), k, query, p, L_search, ids.mutable_data(), scores.data());
+                 return ids;
+             },
+             py::arg("q"), py::arg("k"), py::arg("labels"), py::arg("predicate"), py::arg("L_search"),
+             "-> ids nearest first, padded with -1")
+        .def("search_batch",
+             [](const StitchedIndex& self, FloatArray Q, size_t k, py::object label_rows, const std::string& predicate,
+                size_t L_search, int threads) {
+                 if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
+                 check_dimension(Q, self.dimension(), "search_batch: queries");
+                 size_t nq = size_t(Q.shape(0)), d = self.dimension();
+                 std::vector<LabelSet> queries = label_sets(label_rows, nq);
+                 Predicate p = parse_predicate(predicate);
+                 return batch(nq, k, threads, [&](size_t i, int32_t* ids, float* scores) {
+                     self.search(Q.data() + i * d, k, queries[i], p, L_search, ids, scores);
+                 });
+             },
+             py::arg("Q"), py::arg("k"), py::arg("label_rows"), py::arg("predicate"), py::arg("L_search"),
+             py::arg("threads") = 1)
+        .def("save", &StitchedIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def_static("load", &StitchedIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def("serialized_size", &StitchedIndex::serialized_size)
+        .def_property_readonly("n", &StitchedIndex::size)
+        .def("start_node", &StitchedIndex::start_node, py::arg("label"), "st(label), or -1 when no point carries it")
+        .def("edges",
+             [](const StitchedIndex& self) {
+                 auto edges = self.edges();
+                 py::array_t<int32_t> out({edges.size(), size_t(2)});
+                 int32_t* p = out.mutable_data();
+                 for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
+                 return out;
+             },
+             "every graph edge as a row (from, to) of base ids")
+        .def_property_readonly("distance_computations", &StitchedIndex::distance_computations)
+        .def_property_readonly("grown_searches", &StitchedIndex::grown_searches);
+
+    m.def("check_nhq_params",
+          [](int K, int L, int iter, int S, int R, int RANGE, int PL, int B, float M) {
+              NhqParams{K, L, iter, S, R, RANGE, PL, B, M}.check();
+          },
+          py::arg("K"), py::arg("L"), py::arg("iter"), py::arg("S"), py::arg("R"), py::arg("RANGE"), py::arg("PL"),
+          py::arg("B"), py::arg("M"), "raises ValueError for parameters NHQ refuses");
+
+    py::class_<NhqIndex>(m, "Nhq")
+        .def(py::init([](size_t d, const std::string& metric, int K, int L, int iter, int S, int R, int RANGE, int PL,
+                         int B, float M, uint64_t seed) {
+                 return std::make_unique<NhqIndex>(d, parse_metric(metric), NhqParams{K, L, iter, S, R, RANGE, PL, B, M, seed});
+             }),
+             py::arg("d"), py::arg("metric"), py::arg("K") = 50, py::arg("L") = 60, py::arg("iter") = 8, py::arg("S") = 10,
+             py::arg("R") = 100, py::arg("RANGE") = 32, py::arg("PL") = 100, py::arg("B") = 4, py::arg("M") = 1.0f,
+             py::arg("seed") = 100)
+        .def("build",
+             [](NhqIndex& self, FloatArray X, Int64Array indptr, Int32Array indices, int threads) {
+                 if (X.ndim() != 2) throw std::invalid_argument("build: X must be a 2-d array");
+                 check_dimension(X, self.dimension(), "build: vectors");
+                 LabelRows rows = label_rows(indptr, indices);
+                 py::gil_scoped_release release;
+                 self.build(X.data(), size_t(X.shape(0)), rows, threads);
+             },
+             py::arg("X"), py::arg("indptr"), py::arg("indices"), py::arg("threads") = 1)
+        .def("search",
+             [](const NhqIndex& self, FloatArray q, size_t k, py::object labels, size_t L_search) {
+                 check_dimension(q, self.dimension(), "search: query");
+                 LabelSet query = label_set(labels);
+                 py::array_t<int32_t> ids(k);
+                 std::vector<float> scores(k);
+                 py::gil_scoped_release release;
+                 self.search(q.data(), k, query, L_search, ids.mutable_data(), scores.data());
+                 return ids;
+             },
+             py::arg("q"), py::arg("k"), py::arg("labels"), py::arg("L_search"), "-> ids nearest first, padded with -1")
+        .def("search_batch",
+             [](const NhqIndex& self, FloatArray Q, size_t k, py::object label_rows, size_t L_search, int threads) {
+                 if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
+                 check_dimension(Q, self.dimension(), "search_batch: queries");
+                 size_t nq = size_t(Q.shape(0)), d = self.dimension();
+                 std::vector<LabelSet> queries = label_sets(label_rows, nq);
+                 return batch(nq, k, threads, [&](size_t i, int32_t* ids, float* scores) {
+                     self.search(Q.data() + i * d, k, queries[i], L_search, ids, scores);
+                 });
+             },
+             py::arg("Q"), py::arg("k"), py::arg("label_rows"), py::arg("L_search"), py::arg("threads") = 1)
+        .def("save", &NhqIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def_static("load", &NhqIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
+        .def("serialized_size", &NhqIndex::serialized_size)
+        .def_property_readonly("n", &NhqIndex::size)
+        .def_property_readonly("weight", &NhqIndex::weight)
+        .def("edges",
+             [](const NhqIndex& self) {
+                 auto edges = self.edges();
+                 py::array_t<int32_t> out({edges.size(), size_t(2)});
+                 int32_t* p = out.mutable_data();
+                 for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
+                 return out;
+             },
+             "every graph edge as a row (from, to) of base ids")
+        .def_property_readonly("distance_computations", &NhqIndex::distance_computations);
 
     py::class_<CapsIndex>(m, "Caps")
         .def(py::init([](size_t d, const std::string& metric, int height) {

@@ -40,8 +40,6 @@ struct UngParams {
     void check() const;
 };
 
-enum class Predicate { Containment = 0, Overlap = 1, Equality = 2 };
-
 class UngIndex {
    public:
     UngIndex(size_t d, Metric metric, UngParams params);

@@ -49,6 +49,10 @@ struct DistinctSets {
     }
 };
 
+// The label predicates of the FANNS paper: the item's set contains the query's, shares a label
+// with it, or equals it.
+enum class Predicate { Containment = 0, Overlap = 1, Equality = 2 };
+
 inline bool is_subset(const LabelSet& small, const LabelSet& big) {
     return small.size() <= big.size() && std::includes(big.begin(), big.end(), small.begin(), small.end());
 }
