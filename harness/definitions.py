@@ -4,6 +4,8 @@
     packages: [faiss-cpu]                  # installed in its image (versions from requirements.txt),
                                            # and recorded with every result
     native: false                          # true: uses the extension compiled from native/
+    docker_only: false                     # true: its packages cannot share the harness's environment
+                                           # (pinned in its own requirements.txt): never run with --local
     algorithms:
       faiss-hnsw:                          # the name results and the leaderboard show
         class: FaissHNSW
@@ -54,7 +56,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS_DIR = os.path.join(ROOT, "algorithms")
 MAX_DEFAULT_BUILDS = 15
 
-_TOP_KEYS = {"module", "native", "packages", "algorithms"}
+_TOP_KEYS = {"module", "native", "packages", "docker_only", "algorithms"}
 _ALGO_KEYS = {"class", "args", "description", "distances", "exact", "runs"}
 # Keys that the plugin's class declares now (algorithms.base.FilteredANN); a config that still has
 # one is told where it went.
@@ -141,6 +143,7 @@ class AlgorithmConfig:
     uses_filter_map: bool = True       # from the class: it filters with the harness's filter map
     fixed_length_labels: bool = False  # from the class: label predicates only on fixed-length attributes
     exact: bool = False
+    docker_only: bool = False          # its packages cannot share the harness's environment: no --local
     groups: dict = field(default_factory=dict)
 
     def answers(self, spec, fixed_length=None):
@@ -495,6 +498,7 @@ def load_config(path):
             description=str(spec.get("description", "")),
             distances=_check_list(spec.get("distances", list(DISTANCES)), f"{where}.distances", DISTANCES),
             exact=bool(spec.get("exact", False)),
+            docker_only=raw.get("docker_only", False) is True,
         )
         for gname, group in runs.items():
             _check_key_is_text(gname, f"{where}.runs", "run group name")

@@ -41,6 +41,8 @@ def bitset_to_ids(bitset, n):
 
 def popcount(bitsets):
     """Number of set bits, along the last axis."""
+    if not hasattr(np, "bitwise_count"):  # numpy 1.x: the filtered-diskann image (diskannpy pins numpy 1.25)
+        return np.unpackbits(bitsets, axis=-1).sum(axis=-1, dtype=np.int64)
     return np.bitwise_count(bitsets).sum(axis=-1, dtype=np.int64)
 
 

@@ -124,6 +124,7 @@ class Sweep:
     cpus: str = None
     memory_limit: str = None
     tag: str = ""  # a workload of its own, "<dataset>[@qN]@<tag>" (harness.tune: tune-local, tune-docker)
+    local: bool = False  # workers as local subprocesses (run.py --local): docker_only plugins are skipped
 
     @property
     def workload(self):
@@ -179,6 +180,12 @@ def plan(sweep, selection, scenarios):
     for cfg, group in selection:
         if ds.distance not in cfg.distances:
             p.unsupported.append((cfg.name, f"does not support distance '{ds.distance}'"))
+            continue
+        if sweep.local and cfg.docker_only:
+            p.unsupported.append((cfg.name, "runs in Docker only (its packages, pinned in "
+                                            f"{os.path.relpath(os.path.dirname(cfg.path), ROOT)}/requirements.txt, cannot share "
+                                            "the harness's environment): python -m install --algorithm "
+                                            f"{cfg.name}, then run.py without --local"))
             continue
         spec = lambda s: None if s == UNFILTERED else ds.scenarios[s].predicate.spec
         run_scenarios = [s for s in available if cfg.answers(spec(s), ds.fixed_length_attributes)]

@@ -202,7 +202,7 @@ def run(args, selection=None, tag=""):
         print(f"note: k={max(args.count)} exceeds the ground truth's {gt_k}: label metrics only, no recall")
 
     sweep = runner.Sweep(ds, path, args.count, args.runs, args.batch, args.timeout, args.results or results_dir(),
-                         args.force, args.queries if args.queries < ds.nq else 0, tag=tag)
+                         args.force, args.queries if args.queries < ds.nq else 0, tag=tag, local=args.local)
     lock = runner.WorkloadLock(sweep.root, sweep.workload)
     try:
         os.makedirs(sweep.root, exist_ok=True)

@@ -34,14 +34,20 @@ class InstallError(Exception):
     pass
 
 
-def pinned(packages):
-    """requirements.txt lines for these package names: one place pins every version."""
+def pinned(packages, plugin_dir=None):
+    """requirements.txt lines for these package names: the project's requirements.txt pins every
+    version, except where a plugin's own requirements.txt pins one its library cannot share with
+    the project (filtered-diskann: diskannpy pins numpy 1.25); that pin wins in its image."""
     pins = {}
-    with open(os.path.join(ROOT, "requirements.txt")) as f:
-        for line in f:
-            name = re.split(r"[=<>!~\[ ]", line.strip(), 1)[0]
-            if name and not line.startswith("#"):
-                pins[name.lower()] = line.strip()
+    for path in [os.path.join(ROOT, "requirements.txt")] + \
+            ([os.path.join(plugin_dir, "requirements.txt")] if plugin_dir else []):
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for line in f:
+                name = re.split(r"[=<>!~\[ ]", line.strip(), 1)[0]
+                if name and not line.startswith("#"):
+                    pins[name.lower()] = line.strip()
     missing = [p for p in packages if p.lower() not in pins]
     if missing:
         raise InstallError(f"requirements.txt pins no version of {', '.join(missing)}")
@@ -184,7 +190,7 @@ def build_plugin(client, plugin_dir, packages, base_image, wheels=None, force=Fa
     own = os.path.join(HERE, f"{plugin}.Dockerfile")
     dockerfile = own if os.path.exists(own) else os.path.join(HERE, "plugin.Dockerfile")
     with tempfile.TemporaryDirectory(prefix=f"filterbench-{plugin}-") as context:
-        _common_context(context, pinned(packages), wheels)
+        _common_context(context, pinned(packages, plugin_dir), wheels)
         for src, dst in app_files(plugin_dir):
             os.makedirs(os.path.dirname(os.path.join(context, "app", dst)), exist_ok=True)
             shutil.copy(src, os.path.join(context, "app", dst))
