@@ -165,6 +165,12 @@ class AlgorithmConfig:
         return groups or [self.groups["smoke"]]
 
 
+def _check_flag(value, where):
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
 def _check_mapping(value, where, allowed=None, required=()):
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
@@ -498,7 +504,7 @@ def load_config(path):
             description=str(spec.get("description", "")),
             distances=_check_list(spec.get("distances", list(DISTANCES)), f"{where}.distances", DISTANCES),
             exact=bool(spec.get("exact", False)),
-            docker_only=raw.get("docker_only", False) is True,
+            docker_only=_check_flag(raw.get("docker_only", False), f"{path}: docker_only"),
         )
         for gname, group in runs.items():
             _check_key_is_text(gname, f"{where}.runs", "run group name")

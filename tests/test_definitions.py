@@ -89,6 +89,8 @@ def test_selection_by_plugin_algorithm_group_and_qualified_group(tmp_path):
     ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {build: {M: 2}, constraints: ['K > 1']}}}}\n",
      "uses 'K', which is no build or query argument"),
     ("module: m\nalgorithms: {a: {class: A, runs: {smoke: {constraints: ['__import__(1)']}}}}\n", "may only call min, max, abs"),
+    ("module: m\ndocker_only: yes please\nalgorithms: {a: {class: A, runs: {smoke: {}}}}\n",
+     "docker_only: expected true or false, got 'yes please'"),
 ])
 def test_malformed_configs_name_file_and_key(tmp_path, text, where):
     path = write(tmp_path, text)
