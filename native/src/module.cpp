@@ -89,6 +89,14 @@ static Predicate parse_predicate(const std::string& name) {
     throw std::invalid_argument("label predicates are containment, overlap and equality, not '" + name + "'");
 }
 
+// A graph's edges as an array of (from, to) rows.
+static py::array_t<int32_t> edge_rows(const std::vector<std::pair<int32_t, int32_t>>& edges) {
+    py::array_t<int32_t> out({edges.size(), size_t(2)});
+    int32_t* p = out.mutable_data();
+    for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
+    return out;
+}
+
 // Runs one(i, ids_row, scores_row) for every query across `threads` threads; returns the ids.
 template <class One>
 static py::array_t<int32_t> batch(size_t nq, size_t k, int threads, One one) {
@@ -224,14 +232,7 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def("lng_children", &UngIndex::lng_children, py::arg("group"))
         .def("entry_group_count", [](const UngIndex& self, py::object labels) { return self.entry_group_count(label_set(labels)); },
              py::arg("labels"), "how many entry groups a containment query with these labels starts from")
-        .def("edges",
-             [](const UngIndex& self) {
-                 auto edges = self.edges();
-                 py::array_t<int32_t> out({edges.size(), size_t(2)});
-                 int32_t* p = out.mutable_data();
-                 for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
-                 return out;
-             },
+        .def("edges", [](const UngIndex& self) { return edge_rows(self.edges()); },
              "every graph edge as a row (from, to) of base ids")
         .def_property_readonly("distance_computations", &UngIndex::distance_computations);
 
@@ -292,14 +293,7 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def("serialized_size", &StitchedIndex::serialized_size)
         .def_property_readonly("n", &StitchedIndex::size)
         .def("start_node", &StitchedIndex::start_node, py::arg("label"), "st(label), or -1 when no point carries it")
-        .def("edges",
-             [](const StitchedIndex& self) {
-                 auto edges = self.edges();
-                 py::array_t<int32_t> out({edges.size(), size_t(2)});
-                 int32_t* p = out.mutable_data();
-                 for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
-                 return out;
-             },
+        .def("edges", [](const StitchedIndex& self) { return edge_rows(self.edges()); },
              "every graph edge as a row (from, to) of base ids")
         .def_property_readonly("distance_computations", &StitchedIndex::distance_computations)
         .def_property_readonly("grown_searches", &StitchedIndex::grown_searches);
@@ -355,14 +349,7 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def("serialized_size", &NhqIndex::serialized_size)
         .def_property_readonly("n", &NhqIndex::size)
         .def_property_readonly("weight", &NhqIndex::weight)
-        .def("edges",
-             [](const NhqIndex& self) {
-                 auto edges = self.edges();
-                 py::array_t<int32_t> out({edges.size(), size_t(2)});
-                 int32_t* p = out.mutable_data();
-                 for (size_t i = 0; i < edges.size(); i++) p[2 * i] = edges[i].first, p[2 * i + 1] = edges[i].second;
-                 return out;
-             },
+        .def("edges", [](const NhqIndex& self) { return edge_rows(self.edges()); },
              "every graph edge as a row (from, to) of base ids")
         .def_property_readonly("distance_computations", &NhqIndex::distance_computations);
 
