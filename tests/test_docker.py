@@ -130,6 +130,31 @@ def test_filtered_diskann_runs_the_real_library_in_its_image_and_nothing_it_retu
     assert "skipping filtered-diskann: runs in Docker only" in local.stdout, local.stdout + local.stderr
 
 
+# The graph the library built, read back from its files, for benchmarks.filtered_diskann_graph.
+READ_BACK = """
+import numpy as np
+from algorithms.filtered_diskann.module import FilteredDiskann
+from harness.attributes import Csr
+rng = np.random.default_rng(0)
+labels = Csr.from_rows([rng.choice(5, rng.integers(1, 3), replace=False) for _ in range(2000)])
+algo = FilteredDiskann("euclidean", R=16, L=32)
+algo.threads = 1
+algo.fit(rng.standard_normal((2000, 8)).astype(np.float32), labels)
+offsets, targets = algo.graph()
+assert len(offsets) == 2001 and offsets[-1] == len(targets) and np.diff(offsets).max() <= 16
+assert 0 <= targets.min() and targets.max() < 2000
+starts = algo.start_nodes()
+assert sorted(starts) == [0, 1, 2, 3, 4] and all(label in labels.row(s) for label, s in starts.items())
+print("read back", len(targets), "edges")
+"""
+
+
+def test_filtered_diskann_graph_reads_back_from_the_library_files(engine):
+    out = engine.containers.run("filterbench-filtered_diskann", ["python", "-c", READ_BACK], remove=True,
+                                network_mode="none")
+    assert b"read back" in out, out
+
+
 def test_container_cannot_reach_host_network_dataset_or_files(isolation_image, xxs, tmp_path):
     sentinel = "/var/tmp/filterbench-host-sentinel"
     with open(sentinel, "w") as f:

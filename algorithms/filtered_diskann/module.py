@@ -105,6 +105,34 @@ class FilteredDiskann(FilteredANN):
             depth = min(2 * depth, reach)
         return np.zeros(0, dtype=np.int64)
 
+    def graph(self):
+        """The built graph as CSR (offsets, targets), read back from the library's graph file: a
+        24-byte header (file size, max degree, start node, frozen points), then per point its
+        neighbour count and ids, all little-endian uint32 after the header's first field."""
+        data = np.fromfile(os.path.join(self.folder, "ann"), dtype="<u4", offset=24)
+        offsets, targets, at = np.zeros(self.n + 1, dtype=np.int64), [], 0
+        for i in range(self.n):
+            count = int(data[at])
+            targets.append(data[at + 1:at + 1 + count])
+            at += 1 + count
+            offsets[i + 1] = offsets[i] + count
+        return offsets, np.concatenate(targets).astype(np.int64)
+
+    def start_nodes(self):
+        """Each label's start node as the library chose it: {label id: point id}."""
+        internal = {}
+        with open(os.path.join(self.folder, "ann_labels_map.txt")) as f:
+            for line in f:
+                name, number = line.rstrip("\n").split("\t")
+                internal[int(number)] = name
+        starts = {}
+        with open(os.path.join(self.folder, "ann_labels_to_medoids.txt")) as f:
+            for line in f:
+                number, point = (int(x) for x in line.split(","))
+                if internal[number] != NO_LABEL:
+                    starts[int(internal[number])] = point
+        return starts
+
     def index_size(self):
         return sum(os.path.getsize(os.path.join(self.folder, name)) for name in os.listdir(self.folder))
 
