@@ -13,6 +13,7 @@ namespace filterbench {
 static const char* MAGIC = "FBSTITCHED";
 static const uint32_t FORMAT_VERSION = 1;
 static const size_t UNLABELLED_QUERY_STARTS = 16;  // start nodes of a containment query with no labels
+static const size_t MEMBER_MARKS_BELOW = 8;  // search labels holding at most 1/8 of the base are marked per search
 
 void StitchedParams::check() const {
     if (R_small < 2) throw std::invalid_argument("Stitched-DiskANN: R_small must be at least 2, got " + std::to_string(R_small));
@@ -64,6 +65,12 @@ void StitchedIndex::count_labels() {
     for (int32_t l : labels_) max_label = std::max(max_label, l);
     label_count_.assign(size_t(max_label + 1), 0);
     for (int32_t l : labels_) label_count_[l]++;
+    member_offsets_.assign(label_count_.size() + 1, 0);
+    for (size_t f = 0; f < label_count_.size(); f++) member_offsets_[f + 1] = member_offsets_[f] + label_count_[f];
+    members_.resize(labels_.size());
+    std::vector<uint64_t> next(member_offsets_.begin(), member_offsets_.end() - 1);
+    for (size_t i = 0; i + 1 < label_offsets_.size(); i++)
+        for (uint64_t j = label_offsets_[i]; j < label_offsets_[i + 1]; j++) members_[next[labels_[j]]++] = int32_t(i);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,8 +210,7 @@ void StitchedIndex::build(const float* X, size_t n, const LabelRows& labels, int
     count_labels();
     size_t F = label_count_.size();
     std::vector<std::vector<int32_t>> members(F);
-    for (size_t i = 0; i < n; i++)
-        for (uint64_t j = label_offsets_[i]; j < label_offsets_[i + 1]; j++) members[labels_[j]].push_back(int32_t(i));
+    for (size_t f = 0; f < F; f++) members[f].assign(members_.begin() + member_offsets_[f], members_.begin() + member_offsets_[f + 1]);
     start_.assign(F, -1);
 
     // One Vamana graph per label, largest labels first so the threads finish together; each is
@@ -240,46 +246,69 @@ void StitchedIndex::build(const float* X, size_t n, const LabelRows& labels, int
         adj_offsets_.push_back(adj_.size());
     }
     visited_pool_ = std::make_unique<VisitedPool>(n);
+    member_pool_ = std::make_unique<VisitedPool>(n);
+    expanded_pool_ = std::make_unique<VisitedPool>(n);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Search
 
-void StitchedIndex::greedy(const float* q, const LabelSet& search_labels, const LabelSet& query, Predicate predicate,
-                           size_t L, TopK& result, uint64_t& computed) const {
-    std::vector<int32_t> starts;
-    if (search_labels.empty()) {  // every point may pass: start from the largest labels' start nodes
-        std::vector<int32_t> by_count(label_count_.size());
-        std::iota(by_count.begin(), by_count.end(), 0);
-        std::stable_sort(by_count.begin(), by_count.end(), [&](int32_t a, int32_t b) { return label_count_[a] > label_count_[b]; });
-        for (size_t j = 0; j < std::min(UNLABELLED_QUERY_STARTS, by_count.size()); j++) starts.push_back(start_[by_count[j]]);
-    } else {
-        for (int32_t l : search_labels) starts.push_back(start_[l]);
+struct StitchedIndex::Walk {
+    VisitedPool::Handle visited;   // distance computed, or skipped as carrying no search label
+    VisitedPool::Handle expanded;  // edges followed
+    std::vector<Neighbor> seen;    // every point whose distance was computed
+    TopK result;                   // the k nearest that pass the predicate
+};
+
+void StitchedIndex::greedy(const float* q, const LabelSet& search_labels, const VisitedList* members,
+                           const LabelSet& query, Predicate predicate, size_t L, Walk& walk, uint64_t& computed) const {
+    auto offer = [&](Neighbor c) {
+        walk.seen.push_back(c);
+        if (passes(c.id, query, predicate)) walk.result.push(c);
+    };
+    if (walk.seen.empty()) {  // a new walk: its start nodes
+        std::vector<int32_t> starts;
+        if (search_labels.empty()) {  // every point may pass: start from the largest labels' start nodes
+            std::vector<int32_t> by_count(label_count_.size());
+            std::iota(by_count.begin(), by_count.end(), 0);
+            std::stable_sort(by_count.begin(), by_count.end(), [&](int32_t a, int32_t b) { return label_count_[a] > label_count_[b]; });
+            for (size_t j = 0; j < std::min(UNLABELLED_QUERY_STARTS, by_count.size()); j++) starts.push_back(start_[by_count[j]]);
+        } else {
+            for (int32_t l : search_labels) starts.push_back(start_[l]);
+        }
+        for (int32_t s : starts) {
+            if (s < 0 || walk.visited->test_and_mark(s)) continue;
+            computed++;
+            offer({dist(q, s), s});
+        }
     }
-    auto visited = visited_pool_->get();
-    NearestOnTop candidates;
     TopK list(L);
-    for (int32_t s : starts) {
-        if (s < 0 || visited->test_and_mark(s)) continue;
-        Neighbor c{dist(q, s), s};
-        computed++;
-        candidates.push(c);
-        list.push(c);
-        if (passes(s, query, predicate)) result.push(c);
-    }
+    for (const Neighbor& c : walk.seen) list.push(c);
+    NearestOnTop candidates;
+    for (const Neighbor& c : walk.seen)
+        if (c.score <= list.bound() && !walk.expanded->visited(c.id)) candidates.push(c);
+    std::vector<int32_t> eligible;
+    eligible.reserve(params_.R_stitched);
     while (!candidates.empty()) {
         Neighbor c = candidates.top();
         if (list.full() && c.score > list.bound()) break;
         candidates.pop();
+        walk.expanded->mark(c.id);
+        // The neighbours the walk may enter first, so that only their vectors are fetched: most
+        // neighbours of a point in a rare label's subgraph carry other labels only.
+        eligible.clear();
         const int32_t* end = adj_.data() + adj_offsets_[c.id + 1];
-        for (const int32_t* p = adj_.data() + adj_offsets_[c.id]; p < end; p++) prefetch_vector(vec(*p), d_);
         for (const int32_t* p = adj_.data() + adj_offsets_[c.id]; p < end; p++) {
-            if (visited->test_and_mark(*p)) continue;
-            if (!search_labels.empty() && !carries_any(*p, search_labels)) continue;
-            float s = dist(q, *p);
+            if (walk.visited->test_and_mark(*p)) continue;
+            if (members ? !members->visited(*p) : !search_labels.empty() && !carries_any(*p, search_labels)) continue;
+            eligible.push_back(*p);
+        }
+        for (int32_t p : eligible) prefetch_vector(vec(p), d_);
+        for (int32_t p : eligible) {
+            Neighbor x{dist(q, p), p};
             computed++;
-            if (passes(*p, query, predicate)) result.push({s, *p});
-            if (!list.full() || s < list.bound()) candidates.push({s, *p}), list.push({s, *p});
+            offer(x);
+            if (!list.full() || x.score < list.bound()) candidates.push(x), list.push(x);
         }
     }
 }
@@ -308,16 +337,23 @@ size_t StitchedIndex::search(const float* q, size_t k, const LabelSet& query, Pr
         search_labels = {rarest};
         reachable = count(rarest);
     }
+    // A search label's points marked once per search, one write each, instead of a label lookup
+    // per neighbour seen: that pays for labels that are a small part of the base, whose points'
+    // neighbours mostly carry other labels only.
+    auto members = member_pool_->get();
+    const bool marked = !search_labels.empty() && reachable <= n_ / MEMBER_MARKS_BELOW;
+    if (marked)
+        for (int32_t l : search_labels)
+            for (uint64_t j = member_offsets_[l]; j < member_offsets_[l + 1]; j++) members->mark(members_[j]);
     uint64_t computed = 0;
-    std::vector<Neighbor> found;
     bool grown = false;
+    Walk walk{visited_pool_->get(), expanded_pool_->get(), {}, TopK(k)};
     for (size_t L = std::max(L_search, k);; L = std::min(2 * L, std::max(reachable, k))) {
-        TopK result(k);
-        greedy(q, search_labels, query, predicate, L, result, computed);
-        found = result.take_sorted();
-        if (found.size() >= k || L >= reachable) break;
+        greedy(q, search_labels, marked ? members.list.get() : nullptr, query, predicate, L, walk, computed);
+        if (walk.result.size() >= k || L >= reachable) break;
         grown = true;
     }
+    std::vector<Neighbor> found = walk.result.take_sorted();
     size_t out = std::min(k, found.size());
     for (size_t j = 0; j < out; j++) ids[j] = found[j].id, scores[j] = found[j].score;
     distance_computations_ += computed;
@@ -403,6 +439,8 @@ std::unique_ptr<StitchedIndex> StitchedIndex::load(const std::string& path) {
     index->count_labels();
     if (index->start_.size() != index->label_count_.size()) throw std::runtime_error(path + ": corrupt index file (start nodes)");
     index->visited_pool_ = std::make_unique<VisitedPool>(n);
+    index->member_pool_ = std::make_unique<VisitedPool>(n);
+    index->expanded_pool_ = std::make_unique<VisitedPool>(n);
     return index;
 }
 

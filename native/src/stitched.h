@@ -13,7 +13,7 @@
 // as the FANNS paper does (Section 5.1): containment and equality search on the query's rarest
 // label, overlap on all of its labels, and the whole predicate is checked before a point enters
 // the result. When fewer than k pass, the search list grows (doubles) until k pass or the list
-// covers every point the search labels hold.
+// covers every point the search labels hold; a grown list resumes the walk, it does not repeat it.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -69,7 +69,7 @@ class StitchedIndex {
     bool passes(size_t i, const LabelSet& query, Predicate predicate) const;
     template <class Out>
     void serialize(Out& out) const;
-    void count_labels();  // label_count_ from the stored label rows
+    void count_labels();  // label_count_ and the per-label point lists from the stored label rows
 
     // Build: label f's Vamana graph over `members` (ascending ids), as out-edges in base ids;
     // sets start_[f].
@@ -79,9 +79,13 @@ class StitchedIndex {
     std::vector<int32_t> filtered_prune(size_t node, const std::vector<int32_t>& candidates) const;
 
     // One filtered greedy search with list size L over points carrying a label of `search_labels`
-    // (all points when it is empty); every point that passes the predicate is offered to `result`.
-    void greedy(const float* q, const LabelSet& search_labels, const LabelSet& query, Predicate predicate, size_t L,
-                TopK& result, uint64_t& computed) const;
+    // (all points when it is empty); every point that passes the predicate enters the walk's
+    // result. `members`, when given, marks exactly those points (else each point's labels are
+    // looked up). Called again with a larger L, it resumes the same walk: the list becomes the
+    // best L points seen so far and the search goes on from those not yet expanded.
+    struct Walk;
+    void greedy(const float* q, const LabelSet& search_labels, const VisitedList* members, const LabelSet& query,
+                Predicate predicate, size_t L, Walk& walk, uint64_t& computed) const;
 
     size_t d_ = 0, n_ = 0;
     Metric metric_ = Metric::L2;
@@ -93,8 +97,12 @@ class StitchedIndex {
     std::vector<uint64_t> adj_offsets_;    // point i's out-edges: adj_[adj_offsets_[i] .. [i+1])
     std::vector<int32_t> adj_;
     std::vector<uint64_t> label_count_;    // derived: points per label
+    std::vector<uint64_t> member_offsets_; // derived: label f's points: members_[member_offsets_[f] .. [f+1])
+    std::vector<int32_t> members_;
 
     mutable std::unique_ptr<VisitedPool> visited_pool_;
+    mutable std::unique_ptr<VisitedPool> member_pool_;    // per search: the search labels' points marked
+    mutable std::unique_ptr<VisitedPool> expanded_pool_;  // per search: the points whose edges were followed
     mutable std::atomic<uint64_t> distance_computations_{0};
     mutable std::atomic<uint64_t> grown_searches_{0};
 };
