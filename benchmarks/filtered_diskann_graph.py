@@ -9,7 +9,12 @@ For every label this prints, by label size: the start node's edges to points of 
 mean number of such edges per point, and the share of the label's points reachable from the
 start node; and the share of all (label, point) pairs reachable, a ceiling on label-only recall.
 
-Runs where diskannpy imports (its image, or a virtualenv with diskannpy 0.7.0 and numpy 1.25).
+Runs where diskannpy imports, which is not the project's environment (diskannpy pins numpy 1.25)
+nor the plugin's image (it carries only what the plugin's workers run). A virtualenv does it:
+
+    python3 -m venv /tmp/diskann && /tmp/diskann/bin/pip install diskannpy==0.7.0 numpy==1.25.0 \
+        h5py pyyaml threadpoolctl faiss-cpu
+    /tmp/diskann/bin/python -m benchmarks.filtered_diskann_graph --dataset random-filter-s
 """
 import argparse
 import time
@@ -47,8 +52,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     if diskannpy is None:
-        raise SystemExit("diskannpy is not importable here (it pins numpy 1.25): run this in the filtered-diskann "
-                         "image or a virtualenv with diskannpy==0.7.0 and numpy==1.25.0")
+        raise SystemExit("diskannpy is not importable here (it pins numpy 1.25): run this in a virtualenv with "
+                         "diskannpy==0.7.0 numpy==1.25.0 h5py pyyaml threadpoolctl faiss-cpu (see this module's help)")
     ds = Dataset(ensure_dataset(args.dataset))
     attribute = ds.scenarios[args.scenario].predicate.attribute
     algo = FilteredDiskann(ds.distance, R=args.R, L=args.L)
