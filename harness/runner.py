@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -667,6 +668,11 @@ class DockerEngine:
         inside = "/data/dataset.hdf5"
         deadline = int(sweep.timeout) + CONTAINER_GRACE
         container, reason = None, ""
+        # The watcher learns the container's name before the engine makes it: run.py killed at any
+        # moment after this line leaves no container behind (announced after creation, a SIGKILL
+        # in between would).
+        name = f"filterbench-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.reaper.watch("container", name)
         try:
             with stops_held():
                 try:
@@ -683,10 +689,9 @@ class DockerEngine:
                                 Mount("/out", out_dir, type="bind", read_only=False)],
                         cap_drop=["ALL"], security_opt=["no-new-privileges"], pids_limit=PIDS_LIMIT,
                         cpuset_cpus=self.cpus, mem_limit=self.memory_limit, memswap_limit=self.memory_limit,
-                        labels={CONTAINER_LABEL: self.runner})
+                        labels={CONTAINER_LABEL: self.runner}, name=name)
                 except docker.errors.DockerException as e:
                     raise EngineError(str(e).splitlines()[0][:300]) from None
-                self.reaper.watch("container", container.id)
             try:
                 code = container.wait(timeout=sweep.timeout)["StatusCode"]
             except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
@@ -708,8 +713,8 @@ class DockerEngine:
                         log.write(container.logs())
                 except Exception:
                     pass
-                try:
-                    container.remove(force=True)
-                except Exception:
-                    pass
-                self.reaper.clear()
+            try:  # by name: a container the engine made but failed to start has no handle here
+                (container if container is not None else self.client.containers.get(name)).remove(force=True)
+            except Exception:
+                pass
+            self.reaper.clear()
