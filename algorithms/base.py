@@ -7,6 +7,7 @@ The harness calls, in this order:
     algo.set_query_arguments(**query_args)
     algo.filtered_query(q, k, filter, valid)               -> ids, nearest first
     algo.batch_filtered_query(Q, k, filters, valid_rows)   -> ids [len(Q), k]
+    algo.after_fork()                          # in each client process of run.py --clients
     algo.index_size(), algo.stats(), algo.done()
 
 `filter` is the query's predicate, typed (harness.predicates.Filter): filter.kind ("containment",
@@ -27,6 +28,9 @@ repeat them):
                                   harness.attributes.LabelAttribute, which is a Csr of label ids,
                                   or a NumericAttribute with .values), one build per attribute
                                   (for unfiltered queries: the attribute `labels`)
+                                  "all": fit() gets every attribute of the dataset, {name:
+                                  attribute}, in one build: a database that stores whole rows
+                                  (an `and` reads two columns of one table)
     uses_filter_map = True        False: the harness builds no filter map for it (valid is None)
     fixed_length_labels = False   True: it answers predicates only on label attributes whose base
                                   items all carry the same number of labels, one per attribute
@@ -91,6 +95,16 @@ class FilteredANN:
             with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(self.threads) as pool:
                 list(pool.map(one, range(len(Q))))
         return out
+
+    def engine(self):
+        """What a database plugin runs, recorded with every result: {"name", "version",
+        "settings"} (the server's own version, not the Python package's), else {}."""
+        return {}
+
+    def after_fork(self):
+        """Called in each client process that run.py --clients forks from the built plugin, before
+        its first query: reopen what does not survive a fork (a database connection, an engine's
+        thread pool). The index itself is shared with the parent, copy-on-write."""
 
     def index_size(self):
         """Index size in bytes where the library can tell (serialized size), else None."""

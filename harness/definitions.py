@@ -6,6 +6,8 @@
     native: false                          # true: uses the extension compiled from native/
     docker_only: false                     # true: its packages cannot share the harness's environment
                                            # (pinned in its own requirements.txt): never run with --local
+    database: false                        # true: a vector database (an engine the plugin starts),
+                                           # which the site compares with the best library
     algorithms:
       faiss-hnsw:                          # the name results and the leaderboard show
         class: FaissHNSW
@@ -56,13 +58,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALGORITHMS_DIR = os.path.join(ROOT, "algorithms")
 MAX_DEFAULT_BUILDS = 15
 
-_TOP_KEYS = {"module", "native", "packages", "docker_only", "algorithms"}
+_TOP_KEYS = {"module", "native", "packages", "docker_only", "database", "algorithms"}
 _ALGO_KEYS = {"class", "args", "description", "distances", "exact", "runs"}
 # Keys that the plugin's class declares now (algorithms.base.FilteredANN); a config that still has
 # one is told where it went.
 _MOVED_KEYS = {"scenarios": "predicates", "label_aware": "builds_on_attribute", "uses_filter_map": "uses_filter_map"}
 _CLASS_DECLARATIONS = {"predicates": "all", "builds_on_attribute": False, "uses_filter_map": True,
                        "fixed_length_labels": False}
+ALL_ATTRIBUTES = "all"  # builds_on_attribute = "all": fit() gets every attribute, in one build
 _GROUP_KEYS = {"build", "query", "constraints", "opt_in"}
 _SAFE_FUNCTIONS = {"min": min, "max": max, "abs": abs}
 
@@ -86,7 +89,7 @@ class Definition:
     query_args: list
     predicates: object     # "all", or the list of predicate kinds the class answers
     distances: list
-    builds_on_attribute: bool = False
+    builds_on_attribute: object = False  # True, False or "all" (ALL_ATTRIBUTES)
     uses_filter_map: bool = True
     exact: bool = False
     skipped_queries: int = 0  # query-arg sets dropped by constraints
@@ -139,11 +142,14 @@ class AlgorithmConfig:
     description: str
     distances: list
     predicates: object = "all"        # from the class: "all", or the predicate kinds it answers
-    builds_on_attribute: bool = False  # from the class: fit() gets the attribute its predicate reads
+    builds_on_attribute: object = False  # from the class: fit() gets the attribute its predicate reads
+                                         # (True), or every attribute at once ("all")
     uses_filter_map: bool = True       # from the class: it filters with the harness's filter map
     fixed_length_labels: bool = False  # from the class: label predicates only on fixed-length attributes
     exact: bool = False
     docker_only: bool = False          # its packages cannot share the harness's environment: no --local
+    database: bool = False             # a vector database: the site compares it with the best library
+    defaults: dict = field(default_factory=dict)  # the class's own defaults of build and query arguments
     groups: dict = field(default_factory=dict)
 
     def answers(self, spec, fixed_length=None):
@@ -391,6 +397,27 @@ def _method_parameters(module, cls, method, search_roots):
     return _from_class(module, cls, find, search_roots)
 
 
+def _method_defaults(module, cls, method, search_roots):
+    """{parameter: its default} of `cls.method` where the default is a literal (what a user who
+    sets nothing gets: the site flags an engine whose defaults return too little)."""
+    def find(node):
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == method:
+                args = item.args
+                positional = args.posonlyargs + args.args
+                pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+                pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+                out = {}
+                for arg, default in pairs:
+                    try:
+                        out[arg.arg] = ast.literal_eval(default)
+                    except ValueError:
+                        pass
+                return out
+        return None
+    return _from_class(module, cls, find, search_roots)
+
+
 def _class_declaration(module, cls, name, search_roots):
     """The literal value a class (or a base) assigns to `name` in its body, e.g. predicates = (...)."""
     def find(node):
@@ -446,6 +473,9 @@ def _read_declarations(cfg, search_roots):
         raise ConfigError(f"{cfg.path}: algorithms.{cfg.name}: {cfg.cls}.predicates is {cfg.predicates!r}: \"all\" "
                           f"or a tuple of {', '.join(sorted(known))}")
     cfg.predicates = cfg.predicates if cfg.predicates == "all" else list(cfg.predicates)
+    if cfg.builds_on_attribute not in (True, False, ALL_ATTRIBUTES):
+        raise ConfigError(f"{cfg.path}: algorithms.{cfg.name}: {cfg.cls}.builds_on_attribute is "
+                          f"{cfg.builds_on_attribute!r}: True, False or \"{ALL_ATTRIBUTES}\"")
 
 
 def _search_roots(path):
@@ -505,6 +535,7 @@ def load_config(path):
             distances=_check_list(spec.get("distances", list(DISTANCES)), f"{where}.distances", DISTANCES),
             exact=bool(spec.get("exact", False)),
             docker_only=_check_flag(raw.get("docker_only", False), f"{path}: docker_only"),
+            database=_check_flag(raw.get("database", False), f"{path}: database"),
         )
         for gname, group in runs.items():
             _check_key_is_text(gname, f"{where}.runs", "run group name")
@@ -524,6 +555,9 @@ def load_config(path):
                 expand(cfg, cfg.groups[str(gname)], None)  # evaluates every constraint now: errors at load
         _check_arguments(cfg, _search_roots(path))
         _read_declarations(cfg, _search_roots(path))
+        cfg.defaults = {**(_method_defaults(cfg.module, cfg.cls, "__init__", _search_roots(path)) or {}),
+                        **(_method_defaults(cfg.module, cfg.cls, "set_query_arguments", _search_roots(path)) or {}),
+                        **cfg.args}
         configs.append(cfg)
     return configs
 

@@ -22,7 +22,7 @@ COLUMNS = ["dataset", "workload", "queries", "scenario", "k", "algorithm", "buil
            "violations", "queries_with_violations", "duplicates", "out_of_range", "too_many_ids",
            "label_precision", "knn_precision", "knn_recall", "knn_f1", "metric", "dataset_distance", "metric_mismatch", "mode",
            "exact", "query_sample_seed", "memory_limit", "cpus", "run_count", "code_hash", "dataset_hash", "cpu_model",
-           "versions", "stats", "path"]
+           "versions", "stats", "engine", "path"]
 
 
 CACHE = ".metrics-cache.json"  # metrics of result files seen before, keyed by their content
@@ -166,6 +166,8 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None, probl
                 if "batch_neighbors" in arrays:
                     row["batch_recall"] = ev.evaluate(arrays["batch_neighbors"], attrs["scenario"], attrs["k"],
                                                       query_ids)[0]["recall"]
+                if attrs.get("clients") and "clients_level" in arrays:
+                    row["clients"] = client_levels(ev, attrs, arrays, ids)
             except (ValueError, KeyError, IndexError) as e:
                 problems.append((path, f"cannot be scored against {name}: {str(e).splitlines()[0][:200]}"))
                 continue
@@ -177,6 +179,28 @@ def collect(root=None, workload=None, datasets_lookup=None, progress=None, probl
     if computed or (workload is None and fresh.keys() != cache.keys()):  # new rows, or files gone
         _save_cache(where, fresh if workload is None else {**cache, **fresh})
     return rows
+
+
+def client_levels(ev, attrs, arrays, query_ids):
+    """Per level of run.py --clients: its QPS and latencies as measured, and recall, fewer-than-k
+    and violations computed here from every answer it returned under load."""
+    out = []
+    for summary in attrs["clients"]:
+        rows = arrays["clients_level"] == summary["clients"]
+        metrics, _ = ev.evaluate(arrays["clients_neighbors"][rows], attrs["scenario"], attrs["k"],
+                                 np.asarray(query_ids)[arrays["clients_queries"][rows]])
+        out.append({**summary, "recall": metrics["recall"], "fewer_than_k": metrics.get("fewer_than_k"),
+                    "violations": metrics.get("violations", 0) + metrics.get("duplicates", 0)
+                    + metrics.get("out_of_range", 0)})
+    return out
+
+
+def at_defaults(rows, defaults):
+    """The rows measured with a plugin's own defaults (AlgorithmConfig.defaults): every argument
+    they set equals its default."""
+    return [r for r in rows if all(defaults.get(key) == value
+                                   for key, value in {**(r.get("build_args") or {}), **(r.get("query_args") or {})}.items()
+                                   if key in defaults)]
 
 
 def harness_defects(rows):

@@ -106,6 +106,36 @@ def check_result(path, spec, item):
         raise Rejected(f"its qps {qps!r} is not its {n} queries over the {total:.6g} s its times add up to")
     if spec["batch"] and not (isinstance(attrs.get("batch_qps"), (int, float)) and attrs["batch_qps"] > 0):
         raise Rejected("has no batch_qps")
+    if spec.get("clients"):
+        check_clients(attrs, arrays, spec["clients"], n, k)
+
+
+def check_clients(attrs, arrays, settings, n, k):
+    """The concurrent-client levels (harness.clients): one summary per level asked for, whose
+    answers and QPS follow from its own rows of the arrays."""
+    if not _same(attrs.get("client_settings"), settings):
+        raise Rejected(f"its client settings are {str(attrs.get('client_settings'))[:80]!r}, the job's {settings!r}")
+    summaries = attrs.get("clients")
+    if not isinstance(summaries, list) or [s.get("clients") if isinstance(s, dict) else None
+                                           for s in summaries] != list(settings["levels"]):
+        raise Rejected(f"its client levels are not the job's {settings['levels']}")
+    for key in ("clients_level", "clients_queries", "clients_neighbors", "clients_latency"):
+        if key not in arrays:
+            raise Rejected(f"has no '{key}'")
+    level, queries, neighbors = arrays["clients_level"], arrays["clients_queries"], arrays["clients_neighbors"]
+    rows = len(level)
+    if queries.shape != (rows,) or neighbors.shape != (rows, k) or arrays["clients_latency"].shape != (rows,):
+        raise Rejected("its client arrays do not have one row per answer")
+    if level.dtype.kind not in "iu" or queries.dtype.kind not in "iu" or neighbors.dtype.kind not in "iu":
+        raise Rejected("its client arrays must hold integers")
+    if rows and (queries.min() < 0 or queries.max() >= n):
+        raise Rejected("its client answers name queries outside the job's")
+    for s in summaries:
+        answers = int(np.count_nonzero(level == s["clients"]))
+        seconds, qps = s.get("seconds"), s.get("qps")
+        if s.get("answers") != answers or not isinstance(seconds, (int, float)) or seconds <= 0 \
+                or not isinstance(qps, (int, float)) or abs(qps - answers / seconds) > 1e-6 * qps:
+            raise Rejected(f"its {s['clients']}-client QPS is not its {answers} answers over its window")
 
 
 def read_report(path, item):

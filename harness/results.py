@@ -73,7 +73,7 @@ def write_json(path, record):
     write_atomically(path, write)
 
 
-_JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread"}
+_JSON_ATTRS = {"build_args", "query_args", "stats", "versions", "spread", "clients", "client_settings", "engine"}
 
 
 def read_attrs(path):

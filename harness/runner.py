@@ -126,6 +126,7 @@ class Sweep:
     memory_limit: str = None
     tag: str = ""  # a workload of its own, "<dataset>[@qN]@<tag>" (harness.tune: tune-local, tune-docker)
     local: bool = False  # workers as local subprocesses (run.py --local): docker_only plugins are skipped
+    clients: dict = None  # run.py --clients: {"levels": [N, ...], "seconds": s, "warmup": s} (harness.clients)
 
     @property
     def workload(self):
@@ -172,6 +173,12 @@ def _current(record, dataset_hash, code_hash):
     return record is not None and record.get("dataset_hash") == dataset_hash and record.get("code_hash") == code_hash
 
 
+def _has_clients(record, clients):
+    """Whether a result holds the concurrent-client levels run.py --clients asks for (any result
+    does when it asks for none)."""
+    return not clients or json.dumps(record.get("client_settings"), sort_keys=True) == json.dumps(clients, sort_keys=True)
+
+
 def plan(sweep, selection, scenarios):
     """The jobs to run: selection is [(AlgorithmConfig, Group)]; scenarios a list of scenario
     names or None for every scenario of the dataset."""
@@ -187,6 +194,13 @@ def plan(sweep, selection, scenarios):
                                             f"{os.path.relpath(os.path.dirname(cfg.path), ROOT)}/requirements.txt, cannot share "
                                             "the harness's environment): python -m install --algorithm "
                                             f"{cfg.name}, then run.py without --local"))
+            continue
+        missing = missing_packages(cfg.packages) if sweep.local else []
+        if missing:
+            p.unsupported.append((cfg.name, f"its packages are not installed here ({', '.join(missing)}): pip install -r "
+                                            f"{os.path.relpath(os.path.dirname(cfg.path), ROOT)}/requirements.txt for "
+                                            f"--local, or python -m install --algorithm {cfg.name} and run.py without "
+                                            "--local"))
             continue
         spec = lambda s: None if s == UNFILTERED else ds.scenarios[s].predicate.spec
         run_scenarios = [s for s in available if cfg.answers(spec(s), ds.fixed_length_attributes)]
@@ -212,7 +226,8 @@ def plan(sweep, selection, scenarios):
                     for query_args in defn.query_args:
                         result, failed = _pass_paths(sweep, defn, scenario, query_args, k)
                         failure = build_record if build_failed else _record(failed)
-                        if not force and _current(_record(result), ds.content_hash, code):
+                        record = _record(result)
+                        if not force and _current(record, ds.content_hash, code) and _has_clients(record, sweep.clients):
                             p.done += 1
                         elif not force and _current(failure, ds.content_hash, code) and failure.get("cause") != HOST_FAULT:
                             p.failed_before += 1
@@ -224,6 +239,18 @@ def plan(sweep, selection, scenarios):
             if todo:
                 p.jobs.append(Job(defn, todo, code))
     return p
+
+
+def missing_packages(packages):
+    """The packages a plugin declares that this Python does not have (a --local run skips it)."""
+    from importlib import metadata
+    missing = []
+    for name in packages:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    return missing
 
 
 def _pass_paths(sweep, defn, scenario, query_args, k):
@@ -319,7 +346,8 @@ def job_spec(job, sweep, engine):
             "workload": sweep.workload, "dataset_hash": sweep.ds.content_hash,
             "query_ids": sweep.query_ids.tolist(), "query_sample_seed": QUERY_SAMPLE_SEED if sweep.queries else None,
             "runs": sweep.runs, "batch": sweep.batch, "code_hash": job.code_hash, "mode": engine.mode,
-            "image_id": engine.image_id(defn), "memory_limit": engine.memory_limit, "cpus": engine.cpus}
+            "image_id": engine.image_id(defn), "memory_limit": engine.memory_limit, "cpus": engine.cpus,
+            "clients": sweep.clients}
 
 
 def run_job(job, sweep, engine):

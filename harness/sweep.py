@@ -14,6 +14,7 @@ from harness.export import defect_line, harness_defects
 from harness.filters import UNFILTERED
 
 DEFAULT_DATASET = "fashion-products"
+BUILT_ON = {True: "; built on the attribute its predicate reads", "all": "; built on every attribute (whole rows)"}
 
 
 def parse_args(argv):
@@ -31,6 +32,13 @@ def parse_args(argv):
                    help="use a seeded random sample of N queries, the same for every plugin, for quick checks "
                         "(kept apart as workload DATASET@qN)")
     p.add_argument("--batch", action="store_true", help="also measure batch mode (chunks of queries, all cores)")
+    p.add_argument("--clients", type=levels, default=None, metavar="N[,N...]",
+                   help="after the usual passes, also measure QPS with N concurrent client processes per level, "
+                        "e.g. 1,2,4 (recall from every answer under load; see --client-seconds)")
+    p.add_argument("--client-seconds", type=float, default=30, metavar="S",
+                   help="measured window per client level, after the warm-up (default: 30, as VectorDBBench)")
+    p.add_argument("--client-warmup", type=float, default=15, metavar="S",
+                   help="warm-up per client level whose answers are not counted (default: 15, as Qdrant's benchmark)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per build configuration before it is killed (default: 3600)")
     p.add_argument("--force", action="store_true", help="rerun results that already exist, and builds that failed before")
     p.add_argument("--local", action="store_true", help="run workers as local subprocesses instead of Docker containers")
@@ -49,7 +57,27 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if min(args.count) < 1 or args.runs < 1 or args.timeout <= 0 or args.queries < 0:
         p.error("--count and --runs must be at least 1, --timeout positive, --queries not negative")
+    if args.client_seconds <= 0 or args.client_warmup < 0:
+        p.error("--client-seconds must be positive and --client-warmup not negative")
     return args
+
+
+def levels(text):
+    """--clients 1,2,4: distinct client counts of at least 1, in the order given."""
+    try:
+        values = tuple(dict.fromkeys(int(v) for v in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of clients or a comma-separated list of them")
+    if min(values) < 1 or max(values) > 256:
+        raise argparse.ArgumentTypeError(f"'{text}': client counts are between 1 and 256")
+    return values
+
+
+def client_settings(args):
+    """What harness.clients measures, or None without --clients."""
+    if not getattr(args, "clients", None):
+        return None
+    return {"levels": list(args.clients), "seconds": args.client_seconds, "warmup": args.client_warmup}
 
 
 def counts(text):
@@ -70,7 +98,7 @@ def list_algorithms(configs):
         if cfg.fixed_length_labels:
             answers += " on attributes with the same number of labels per item"
         print(f"    answers: {answers}; distances: {', '.join(cfg.distances)}"
-              f"{'; built on the attribute its predicate reads' if cfg.builds_on_attribute else ''}")
+              f"{BUILT_ON.get(cfg.builds_on_attribute, '')}")
         for g in cfg.groups.values():
             kind = "opt-in" if (g.opt_in or g.name == "smoke") else "default"
             n_builds = len(expand(cfg, g, None)[0]) if not any("dimension" in c for c in g.constraints) else "?"
@@ -126,6 +154,29 @@ def summarize(rows, k):
     if any(b["violations"] for b in best.values()):
         lines.append("! = returned ids that fail the filter, repeat, or are out of range (see harness.export)")
     return "\n".join(lines), [defect_line(r) for r in harness_defects(rows)]
+
+
+def summarize_clients(rows, k):
+    """Per algorithm and scenario, the QPS of all clients together at each --clients level, the
+    best configuration whose answers under that load reach recall 0.9."""
+    best = {}
+    for r in rows:
+        if r.get("k") != k:
+            continue
+        for level in r.get("clients") or []:
+            key = (r["algorithm"], r["scenario"], level["clients"])
+            if (level.get("recall") or 0) >= 0.9 and level["qps"] > best.get(key, 0):
+                best[key] = level["qps"]
+    levels = sorted({c for _, _, c in best})
+    if not levels:
+        return None
+    lines = [f"QPS of all clients together at recall@{k} >= 0.9 (answers under load), per --clients level",
+             "algorithm".ljust(20) + "scenario".ljust(22) + "".join(f"{c} clients".rjust(12) for c in levels)]
+    for algorithm, scenario in sorted({(a, s) for a, s, _ in best}):
+        lines.append(algorithm.ljust(20) + scenario.ljust(22)
+                     + "".join((f"{best[(algorithm, scenario, c)]:.0f}" if (algorithm, scenario, c) in best else "-")
+                               .rjust(12) for c in levels))
+    return "\n".join(lines)
 
 
 def failure_summary(failed):
@@ -202,7 +253,8 @@ def run(args, selection=None, tag=""):
         print(f"note: k={max(args.count)} exceeds the ground truth's {gt_k}: label metrics only, no recall")
 
     sweep = runner.Sweep(ds, path, args.count, args.runs, args.batch, args.timeout, args.results or results_dir(),
-                         args.force, args.queries if args.queries < ds.nq else 0, tag=tag, local=args.local)
+                         args.force, args.queries if args.queries < ds.nq else 0, tag=tag, local=args.local,
+                         clients=client_settings(args))
     lock = runner.WorkloadLock(sweep.root, sweep.workload)
     try:
         os.makedirs(sweep.root, exist_ok=True)
@@ -293,6 +345,9 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
     for k in args.count:
         table, defects = summarize(rows, k)
         print(table)
+        load = summarize_clients(rows, k) if sweep.clients else None
+        if load:
+            print(load)
     for path, why in problems:
         print(f"skipped {shown(path)}: {why}")
     for line in defects:

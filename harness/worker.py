@@ -16,6 +16,7 @@ host reads the reason from it, not from the last line of a log.
 Timing: single-query mode runs on one thread (BLAS and OpenMP pools limited to one) and times
 each query, the filter-map construction separately from the search; batch mode gives the plugin
 chunks of queries and all cores. Of --runs passes the fastest is kept, with its own latencies.
+With --clients, each pass is then measured under concurrent client processes (harness.clients).
 """
 import argparse
 import errno
@@ -29,9 +30,9 @@ import traceback
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from harness import system
+from harness import clients, system
 from harness.dataset import Dataset
-from harness.definitions import Definition
+from harness.definitions import ALL_ATTRIBUTES, Definition
 from harness.filters import UNFILTERED
 from harness.results import failure_relpath, result_relpath, write_json, write_result
 
@@ -190,6 +191,11 @@ def run_pass(algo, defn, ds, job, scenario, query_args, k, fit):
                      batch_threads=system.available_cpus())
         arrays["batch_neighbors"] = b_ids
         too_many += qp.too_many
+    if job.get("clients"):
+        algo.set_threads(1)
+        client_attrs, client_arrays = clients.measure(algo, qp, uses_map, job["clients"])
+        attrs.update(client_attrs)
+        arrays.update(client_arrays)
     attrs["search_peak_memory"] = system.peak_rss()
     attrs["too_many_ids"] = too_many
     attrs.update(fit)
@@ -210,14 +216,17 @@ def fit_algorithm(cls, defn, ds, attribute):
     fit = {"build_time": build_time, "build_peak_memory": system.peak_rss(), "index_memory": index_memory,
            "index_size": int(size) if size is not None else index_memory,
            "index_size_method": "plugin" if size is not None else "rss-delta",
-           "metric": algo.metric, "build_threads": system.available_cpus()}
+           "metric": algo.metric, "build_threads": system.available_cpus(), "engine": algo.engine()}
     return algo, fit
 
 
 def fit_groups(defn, ds, todo):
     """Passes grouped by the attribute their fit needs: one fit (with no attribute) for plugins
     that work from the filter map, one per attribute the predicates read for plugins built on
-    one (builds_on_attribute; the unfiltered scenario: the attribute `labels`)."""
+    one (builds_on_attribute; the unfiltered scenario: the attribute `labels`), one fit with
+    every attribute ({name: attribute}) for builds_on_attribute = "all"."""
+    if defn.builds_on_attribute == ALL_ATTRIBUTES:
+        return [(dict(ds.attributes), list(todo))]
     groups = {}
     for item in todo:
         attribute = None
@@ -254,7 +263,9 @@ def work(args, status):
               **system.cpu_info()}
     for attribute, items in fit_groups(defn, ds, job["todo"]):
         status.phase(f"building {defn.algorithm} {defn.build_name}")
-        log(f"fit {defn.algorithm} {defn.build_name}" + (f" on attribute {attribute.name}" if attribute else ""))
+        on = (f" on attributes {', '.join(attribute)}" if isinstance(attribute, dict)
+              else f" on attribute {attribute.name}" if attribute else "")
+        log(f"fit {defn.algorithm} {defn.build_name}{on}")
         algo, fit = fit_algorithm(cls, defn, ds, attribute)
         log(f"  built in {fit['build_time']:.2f} s, index size {fit['index_size']} bytes ({fit['index_size_method']})")
         for item in items:

@@ -25,3 +25,9 @@ def xxs(data_dir):
 def small(data_dir):
     from datasets import build_dataset
     return build_dataset("random-filter-s", log=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def xs(data_dir):
+    from datasets import build_dataset
+    return build_dataset("random-filter-xs", log=lambda m: None)

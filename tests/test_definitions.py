@@ -237,3 +237,40 @@ def test_what_a_plugin_answers_is_read_from_its_class(tmp_path):
     assert not ranges.answers({"kind": "and", "parts": [{"kind": "range"}, {"kind": "equality"}]})
     with pytest.raises(ConfigError, match=r"Typo.predicates is \('ranges',\): \"all\" or a tuple of and, containment"):
         load_config(write(tmp_path, text.replace("Ranges", "Typo"), module=module))
+
+
+def test_a_database_plugin_gets_every_attribute_in_one_build_and_its_defaults_are_read(tmp_path):
+    module = TOY_MODULE + """
+
+    class Rows(Toy):
+        builds_on_attribute = "all"
+
+        def __init__(self, distance, index="hnsw", m=16):
+            super().__init__(distance)
+
+        def set_query_arguments(self, ef_search=40, iterative_scan="off"):
+            pass
+
+
+    class Wrong(Toy):
+        builds_on_attribute = "every"
+    """
+    text = """
+    module: plugins.toy.module
+    database: true
+    algorithms:
+      rows: {class: Rows, runs: {smoke: {}}}
+    """
+    (rows,) = load_config(write(tmp_path, text, module=module))
+    assert rows.builds_on_attribute == "all" and rows.database
+    assert rows.defaults == {"index": "hnsw", "m": 16, "ef_search": 40, "iterative_scan": "off"}
+    with pytest.raises(ConfigError, match=r"Wrong.builds_on_attribute is 'every': True, False or \"all\""):
+        load_config(write(tmp_path, text.replace("Rows", "Wrong"), module=module))
+    from harness.worker import fit_groups
+    from harness.definitions import expand
+    (defn,), _ = expand(rows, rows.groups["smoke"], 8)
+
+    class Dataset:
+        attributes = {"labels": "L", "year": "Y"}
+    todo = [{"scenario": "containment"}, {"scenario": "range"}, {"scenario": "unfiltered"}]
+    assert fit_groups(defn, Dataset(), todo) == [({"labels": "L", "year": "Y"}, todo)]  # one build, whole rows

@@ -10,6 +10,7 @@ import pytest
 
 from harness.export import collect
 from harness.results import list_failures, list_results
+from harness.runner import missing_packages
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HNSW_BASED = ("faiss-hnsw", "faiss-hnsw-bitmap", "hnswlib", "hnswlib-post")
@@ -39,6 +40,10 @@ def test_every_plugin_runs_every_scenario_it_answers_and_says_why_it_skips_the_o
         if cfg.docker_only:  # its packages cannot share this environment: --local skips it, saying so
             assert not any(a == cfg.name for a, _ in ran)
             assert f"skipping {cfg.name}: runs in Docker only" in proc.stdout
+            continue
+        if missing_packages(cfg.packages):  # a database's client and engine, not installed here: skipped, saying how
+            assert not any(a == cfg.name for a, _ in ran)
+            assert f"skipping {cfg.name}: its packages are not installed here" in proc.stdout
             continue
         answered = [s for s in ds.scenario_names
                     if cfg.answers(None if s == "unfiltered" else ds.scenarios[s].predicate.spec, ds.fixed_length_attributes)]
@@ -215,3 +220,26 @@ def test_label_aware_plugins_are_refitted_for_each_label_assignment(xxs, tmp_pat
         assert r["filter_time_mean"] == 0  # no filter map built for a plugin that does not use it
     log = open(os.path.join(tmp_path, "random-filter-xxs", "logs", "own-labels", "default.log")).read()
     assert log.count("fit own-labels") == 2  # the shared base labels, and fixed_equality's own
+
+
+def test_concurrent_clients_are_scored_from_every_answer_and_resume_by_their_levels(xxs, tmp_path):
+    args = ("--dataset", xxs, "--algorithm", "bruteforce", "--clients", "1,2", "--client-seconds", "0.5",
+            "--client-warmup", "0.1")
+    proc = run(*args, results=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = collect(str(tmp_path), "random-filter-xxs", datasets_lookup=lambda name: xxs)
+    assert rows
+    for r in rows:
+        levels = r["clients"]
+        assert [level["clients"] for level in levels] == [1, 2]
+        for level in levels:
+            # An exact method stays exact under load: recall from every answer the clients got.
+            assert level["answers"] > 0 and level["recall"] == 1.0 and level["violations"] == 0, (r["scenario"], level)
+            assert level["qps"] == pytest.approx(level["answers"] / level["seconds"])
+            assert 0 < level["latency_p50"] <= level["latency_p99"]
+        with h5py.File(os.path.join(tmp_path, r["path"])) as f:
+            assert len(f["clients_neighbors"]) == sum(level["answers"] for level in levels)
+    again = run(*args, results=tmp_path)
+    assert f"{len(rows)} passes already done" in again.stdout, again.stdout
+    other = run(*args[:5], "1", *args[6:], results=tmp_path)  # other levels: measured anew
+    assert "0 passes already done" in other.stdout, other.stdout

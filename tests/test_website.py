@@ -199,3 +199,32 @@ def test_rerendering_is_incremental(site, small, tmp_path, monkeypatch):
     assert not again.skipped and not again.unscored
     with h5py.File(list_results(str(results))[0]) as f:
         assert "qps" in f.attrs
+
+
+def test_a_database_whose_defaults_return_too_little_is_flagged_with_the_nearest_setting_that_fixes_it():
+    from website import default_flag
+    defaults = {"index": "hnsw", "m": 16, "ef_search": 40, "iterative_scan": "off"}
+    row = lambda recall, short, build, query, qps: {"recall": recall, "fewer_than_k": short, "queries": 200,
+                                                    "build_args": build, "query_args": query, "qps": qps}
+    rows = [row(0.83, 64, {"index": "hnsw", "m": 16}, {"ef_search": 40, "iterative_scan": "off"}, 2000),
+            row(1.0, 0, {"index": "none"}, {"ef_search": 40, "iterative_scan": "off"}, 2500),  # a rebuild
+            row(0.99, 0, {"index": "hnsw", "m": 16}, {"ef_search": 40, "iterative_scan": "relaxed_order"}, 1800),
+            row(0.999, 0, {"index": "hnsw", "m": 16}, {"ef_search": 400, "iterative_scan": "strict_order"}, 900)]
+    assert default_flag(rows, defaults) == ("defaults: recall 0.83, 64 of 200 queries get fewer than k; "
+                                            "fixed by iterative_scan = relaxed_order")
+    assert default_flag(rows[2:], defaults) is None  # its defaults were not measured: nothing to say
+    fine = [row(0.95, 0, {"index": "hnsw", "m": 16}, {"ef_search": 40, "iterative_scan": "off"}, 2000)]
+    assert default_flag(fine, defaults) is None
+
+
+def test_qps_against_clients_is_drawn_from_the_levels_whose_answers_reach_the_target():
+    from website import best_under_load, client_chart
+    level = lambda clients, qps, recall: {"clients": clients, "qps": qps, "recall": recall}
+    rows = [{"algorithm": "pgvector", "build_args": {}, "query_args": {"ef_search": 40},
+             "clients": [level(1, 1000, 0.95), level(4, 3000, 0.95)]},
+            {"algorithm": "pgvector", "build_args": {}, "query_args": {"ef_search": 10},
+             "clients": [level(1, 2000, 0.5), level(4, 6000, 0.5)]}]
+    assert best_under_load(rows) == (3000, 4)
+    chart = client_chart("c", "test", 10, rows, None)
+    assert "concurrent client processes" in chart and "4 clients, recall 0.950" in chart
+    assert client_chart("c", "test", 10, [{**rows[1]}], None) is None  # nothing reaches 0.9

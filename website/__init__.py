@@ -20,6 +20,7 @@ import jinja2
 import numpy as np
 
 from harness.attributes import EPOCH_DAYS
+from harness.export import at_defaults
 from harness.metrics import EXACT_RECALL_FLOOR
 from harness.results import is_regular_file
 from website import experiments, plots
@@ -159,7 +160,8 @@ class Site:
                             for d, records in sorted(self.experiments.items())}
         self.render("index.html", "index.html", boards=[b for w in full for b in boards[w]], targets=TARGETS,
                     headline=HEADLINE, failures=failure_groups(self.failures), workloads=full, quick=quick,
-                    overview=[self.overview(w) for w in full], unscored=self.unscored, skipped=self.skipped,
+                    overview=[self.overview(w) for w in full],
+                    databases=[d for d in (self.databases(w) for w in full) if d], unscored=self.unscored, skipped=self.skipped,
                     defects=self.defects, tunings=self.tunings, experiments=self.experiments)
         self.render("quick.html", "quick.html", boards=[b for w in quick for b in boards[w]], targets=TARGETS,
                     headline=HEADLINE, workloads=quick)
@@ -208,6 +210,38 @@ class Site:
                 "csv": self.table(f"overview-{workload}-k{k}", f"{workload}: QPS at recall {HEADLINE} per scenario",
                                   ["algorithm"] + scenarios, table)}
 
+    def databases(self, workload, k=10):
+        """The home page's "which database for my filter": per scenario (its predicate kind), each
+        database's best QPS at recall 0.9, alone and under its highest concurrent-client level,
+        beside the best library's, and a flag where its defaults return too little."""
+        rows = [r for r in self.rows if r["workload"] == workload and r["k"] == k]
+        is_db = lambda a: a in self.configs and self.configs[a].database
+        engines = sorted({r["algorithm"] for r in rows if is_db(r["algorithm"])})
+        if not engines:
+            return None
+        scenarios = sorted({r["scenario"] for r in rows}, key=lambda s: _scenario_order((s, k)))
+        best = lambda rs: max((r["qps"] for r in rs if (r.get("recall") or 0) >= HEADLINE), default=None)
+        table = []
+        for engine in engines:
+            cells = {}
+            for s in scenarios:
+                rs = [r for r in rows if r["algorithm"] == engine and r["scenario"] == s]
+                cells[s] = {"qps": best(rs), "load": best_under_load(rs), "measured": bool(rs),
+                            "flag": default_flag(rs, self.configs[engine].defaults) if rs else None}
+            table.append({"algorithm": engine, "cells": cells})
+        libraries = {}
+        for s in scenarios:
+            found = [(best([r for r in rows if r["algorithm"] == a and r["scenario"] == s]), a)
+                     for a in {r["algorithm"] for r in rows if not is_db(r["algorithm"])}]
+            found = [f for f in found if f[0] is not None]
+            libraries[s] = max(found) if found else None
+        kinds = {s: self.predicate_words(rows[0]["dataset"], s)[0].split(":")[0] for s in scenarios}
+        flat = [{"algorithm": e["algorithm"], **{f"{s} qps": e["cells"][s]["qps"] for s in scenarios},
+                 **{f"{s} flag": e["cells"][s]["flag"] for s in scenarios}} for e in table]
+        return {"workload": workload, "scenarios": scenarios, "kinds": kinds, "table": table, "libraries": libraries,
+                "csv": self.table(f"databases-{workload}-k{k}", f"{workload}: databases at recall {HEADLINE}",
+                                  ["algorithm"] + [f"{s} {c}" for s in scenarios for c in ("qps", "flag")], flat)}
+
     def boards(self, w):
         """The leaderboards of one workload, one per scenario and k."""
         boards = []
@@ -251,6 +285,9 @@ class Site:
             level_chart = selectivity_levels(f"levels-{cid}", f"{workload}, {scenario}", k, rs, self.styles)
             if level_chart:
                 charts.insert(1, level_chart)
+            load_chart = client_chart(f"clients-{cid}", f"{workload}, {scenario}", k, rs, self.styles)
+            if load_chart:
+                charts.insert(1, load_chart)
             group_names = sorted({g for r in rs for g in (r.get("groups") or {})})
             for g in group_names:
                 gs = [{"name": s["name"], "points": [{"x": r["groups"][g]["recall"], "y": r["groups"][g]["qps"],
@@ -402,6 +439,60 @@ def selectivity_levels(chart_id, subject, k, rows, styles):
     return plots.lines(chart_id, f"QPS at recall@{k} >= {HEADLINE} by selectivity level, {subject}", series,
                        "selectivity level (share of the base a range passes, log)", "queries per second (log)",
                        styles=styles)
+
+
+def client_chart(chart_id, subject, k, rows, styles):
+    """QPS at recall@k >= 0.9 against concurrent client processes (run.py --clients), one line per
+    algorithm: at each level the best configuration whose answers under that load reach it."""
+    series = []
+    for algo in sorted({r["algorithm"] for r in rows}):
+        best = {}
+        for r in rows:
+            for level in (r.get("clients") or []) if r["algorithm"] == algo else []:
+                if (level.get("recall") or 0) >= HEADLINE and level["qps"] > best.get(level["clients"], (0, ""))[0]:
+                    best[level["clients"]] = (level["qps"], f"{level['clients']} clients, recall {level['recall']:.3f}: "
+                                                            f"{args_text(r['build_args'])}; {args_text(r['query_args'])}")
+        series.append({"name": algo, "points": [{"x": c, "y": qps, "label": label} for c, (qps, label) in best.items()]})
+    if not any(s["points"] for s in series):
+        return None
+    return plots.lines(chart_id, f"QPS at recall@{k} >= {HEADLINE} against concurrent clients, {subject}", series,
+                       "concurrent client processes (log)", "queries per second, all clients (log)", styles=styles)
+
+
+def best_under_load(rows):
+    """(QPS, clients) of the highest client level at which any of rows reaches recall 0.9, else None."""
+    found = [(level["clients"], level["qps"]) for r in rows for level in r.get("clients") or []
+             if (level.get("recall") or 0) >= HEADLINE]
+    if not found:
+        return None
+    top = max(c for c, _ in found)
+    return max(q for c, q in found if c == top), top
+
+
+def default_flag(rows, defaults):
+    """A line where an engine's default settings return fewer than k results or recall below 0.5,
+    with the measured setting nearest the defaults that fixes it (recall >= 0.9, none short)."""
+    measured = [r for r in at_defaults(rows, defaults) if r.get("recall") is not None]
+    if not measured:
+        return None
+    d = max(measured, key=lambda r: r["recall"])
+    short = d.get("fewer_than_k") or 0
+    if not short and d["recall"] >= 0.5:
+        return None
+    problem = f"defaults: recall {d['recall']:.2f}" + (f", {short} of {d.get('queries')} queries get fewer than k"
+                                                        if short else "")
+    fixes = [r for r in rows if (r.get("recall") or 0) >= HEADLINE and not r.get("fewer_than_k")]
+    if not fixes:
+        return f"{problem}; no measured setting fixes it"
+
+    def changes(r):
+        args = {**(r.get("build_args") or {}), **(r.get("query_args") or {})}
+        return {key: value for key, value in args.items() if defaults.get(key) != value}
+
+    def rebuilds(r):  # a query setting fixes it without a new index: preferred at the same number of changes
+        return sum(defaults.get(key) != value for key, value in (r.get("build_args") or {}).items())
+    fix = min(fixes, key=lambda r: (len(changes(r)), rebuilds(r), -r["qps"]))
+    return f"{problem}; fixed by {', '.join(f'{k} = {v}' for k, v in sorted(changes(fix).items()))}"
 
 
 def quartile_chart(chart_id, workload, scenario, k, rows, styles):
