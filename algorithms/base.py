@@ -101,10 +101,14 @@ class FilteredANN:
         "settings"} (the server's own version, not the Python package's), else {}."""
         return {}
 
+    clients_by = "fork"  # run.py --clients: "fork" the built plugin into each client process, or
+                         # "spawn" fresh processes that unpickle it (an engine that cannot be forked:
+                         # the class's __getstate__/__setstate__ reopen what it stored on disk)
+
     def after_fork(self):
-        """Called in each client process that run.py --clients forks from the built plugin, before
-        its first query: reopen what does not survive a fork (a database connection, an engine's
-        thread pool). The index itself is shared with the parent, copy-on-write."""
+        """Called in each client process of run.py --clients, before its first query: reopen what
+        does not survive a fork (a database connection, an engine's thread pool). A forked
+        client shares the index with the parent, copy-on-write."""
 
     def index_size(self):
         """Index size in bytes where the library can tell (serialized size), else None."""

@@ -3,7 +3,9 @@ pass's single-client and batch measurements).
 
 Per level N, the built plugin is forked into N client processes (processes, not threads: an
 embedded engine such as Qdrant's does not scale with threads, and Python's GIL would cap the
-others). Each client calls plugin.after_fork() (to reopen a connection), waits at a barrier with
+others); a plugin whose engine cannot be forked says clients_by = "spawn" and is pickled into N
+fresh processes instead (its __getstate__ / __setstate__ reopen what it stored on disk). Each
+client calls plugin.after_fork() (to reopen a connection), waits at a barrier with
 the others, then runs the pass's queries in a loop from its own offset: a warm-up of `warmup`
 seconds whose answers are dropped, then a window of `seconds` in which every answer is kept, with
 its query and latency (filter map included, as in single-query mode). A client starts no query
@@ -27,13 +29,23 @@ class ClientError(RuntimeError):
     """A client process crashed, hung or raised: the pass fails with this reason."""
 
 
-def _client(algo, qp, uses_map, start, warmup, seconds, barrier, conn):
+class Work:
+    """What a client runs: the pass's queries, their filters and, for plugins that read it, what
+    their filter maps are made from. Picklable, for clients started fresh (clients_by "spawn")."""
+
+    def __init__(self, qp, uses_map):
+        self.Q, self.k, self.filters = qp.Q, qp.k, qp.filters
+        self.predicate = qp.predicate if uses_map else None
+        self.operands = qp.operands
+
+
+def _client(algo, work, start, warmup, seconds, barrier, conn):
     """One client process: never returns (os._exit), so no inherited finalizer runs here (an
     engine's atexit handler would stop the parent's server)."""
     try:
         algo.set_threads(1)
         algo.after_fork()
-        nq, k = len(qp.Q), qp.k
+        nq, k = len(work.Q), work.k
         queries, answers, latencies, ends = [], [], [], []
         clock = time.perf_counter
         with threadpool_limits(limits=1):
@@ -45,8 +57,8 @@ def _client(algo, qp, uses_map, start, warmup, seconds, barrier, conn):
                 t0 = clock()
                 if t0 >= window_end and queries:  # (a client the machine starved still answers once)
                     break
-                valid = qp.predicate.filter_map(qp.operands[i]) if qp.predicate is not None and uses_map else None
-                ids = np.asarray(algo.filtered_query(qp.Q[i], k, qp.filters[i], valid))
+                valid = work.predicate.filter_map(work.operands[i]) if work.predicate is not None else None
+                ids = np.asarray(algo.filtered_query(work.Q[i], k, work.filters[i], valid))
                 t1 = clock()
                 if t0 >= window_start:
                     row = np.full(k, -1, dtype=np.int64)
@@ -73,14 +85,16 @@ def _client(algo, qp, uses_map, start, warmup, seconds, barrier, conn):
 
 def level(algo, qp, uses_map, clients, warmup, seconds):
     """One level: (summary dict, query indices, answers [A, k], latencies) of `clients` clients."""
-    context = multiprocessing.get_context("fork")
+    # A plugin whose engine cannot be forked (clients_by = "spawn") is pickled into fresh processes.
+    context = multiprocessing.get_context("spawn" if getattr(algo, "clients_by", "fork") == "spawn" else "fork")
     barrier = context.Barrier(clients)
     nq = len(qp.Q)
+    work = Work(qp, uses_map)
     pipes, processes = [], []
     for c in range(clients):
         receive, send = context.Pipe(duplex=False)
-        p = context.Process(target=_client, args=(algo, qp, uses_map, c * nq // clients, warmup, seconds,
-                                                 barrier, send), daemon=True)
+        p = context.Process(target=_client, args=(algo, work, c * nq // clients, warmup, seconds, barrier, send),
+                            daemon=True)
         p.start()
         send.close()
         pipes.append(receive)

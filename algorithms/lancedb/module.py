@@ -90,7 +90,8 @@ class LanceDB(FilteredANN):
 
     def filtered_query(self, q, k, filter, valid):
         q = self.vectors(np.reshape(q, (1, -1)))[0]
-        search = self.table.search(q, vector_column_name="vector").limit(int(k)).select(["id"])
+        # _distance asked for explicitly: LanceDB warns on every query that leaves it out
+        search = self.table.search(q, vector_column_name="vector").limit(int(k)).select(["id", "_distance"])
         if self.index == "none":
             search = search.bypass_vector_index()
         else:
@@ -100,6 +101,18 @@ class LanceDB(FilteredANN):
         if filter is not None:
             search = search.where(sql_filter(filter, self.columns), prefilter=self.settings["prefilter"])
         return search.to_arrow()["id"].to_numpy().astype(np.int64)
+
+    # LanceDB calls its fork support experimental, and forked clients crashed (SIGSEGV) or hung in
+    # its runtime even with a connection of their own: clients are fresh processes that open the
+    # table from its folder.
+    clients_by = "spawn"
+
+    def __getstate__(self):
+        return {key: value for key, value in self.__dict__.items() if key != "table"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.table = lancedb.connect(self.folder).open_table("items")
 
     def count(self, filter):
         """The engine's own count of rows that pass (the translation test checks it against the filter map)."""
