@@ -102,10 +102,10 @@ def test_filter_translation_selects_exactly_the_filter_map(images, xs, module):
                                         ("sqlite-vec", "sqlite-vec/smoke"), ("duckdb", "duckdb/smoke")])
 def test_engine_finds_the_true_neighbours_at_its_deepest_setting_and_under_concurrent_clients(images, xs, tmp_path,
                                                                                              name, group):
-    proc = run("--dataset", xs, "--queries", "100", "--algorithm", group, "--clients", "2", "--client-seconds", "1",
+    proc = run("--dataset", xs, "--queries", "50", "--algorithm", group, "--clients", "2", "--client-seconds", "1",
                "--client-warmup", "0.2", results=tmp_path)
     assert proc.returncode == 0 and ", 0 failed" in proc.stdout, proc.stdout + proc.stderr
-    rows = collect(str(tmp_path), "random-filter-xs@q100", datasets_lookup=lambda n: xs)
+    rows = collect(str(tmp_path), "random-filter-xs@q50", datasets_lookup=lambda n: xs)
     assert {r["scenario"] for r in rows} == ALL_SCENARIOS
     for scenario in ALL_SCENARIOS:
         best = max(r["recall"] for r in rows if r["scenario"] == scenario)

