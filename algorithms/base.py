@@ -154,6 +154,12 @@ def normalize(X):
     return X / np.where(norms == 0, 1, norms)
 
 
+def range_sides(lo, hi):
+    """(operator, bound) of a range predicate's closed sides, for a database's filter language:
+    (">=", lo) and ("<=", hi), each only where finite (an open side is -inf or inf)."""
+    return [(op, float(bound)) for op, bound in ((">=", lo), ("<=", hi)) if np.isfinite(bound)]
+
+
 def post_filter(search, k, valid, n, max_depth=None):
     """Post-filtering as in the FANNS paper: ask the unfiltered index for `depth` results, keep
     those that pass the filter, and double the depth until k pass or the depth reaches max_depth

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from algorithms.base import FilteredANN
+from algorithms.base import FilteredANN, range_sides
 from harness.attributes import LABELS
 
 try:
@@ -42,8 +42,7 @@ def where(filter, keys):
         return all_of([where(part, keys) for part in filter.operands])
     key = keys[filter.attribute]
     if filter.kind == "range":
-        lo, hi = filter.operands
-        sides = [{key: {"$gte": float(lo)}}] * bool(np.isfinite(lo)) + [{key: {"$lte": float(hi)}}] * bool(np.isfinite(hi))
+        sides = [{key: {{">=": "$gte", "<=": "$lte"}[op]: bound}} for op, bound in range_sides(*filter.operands)]
         return all_of(sides) if sides else {key: {"$gte": float("-inf")}}
     labels = sorted({int(label) for label in filter.operands})
     has = [{key: {"$contains": label}} for label in labels]

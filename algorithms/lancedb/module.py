@@ -15,7 +15,7 @@ import tempfile
 
 import numpy as np
 
-from algorithms.base import FilteredANN
+from algorithms.base import FilteredANN, range_sides
 from harness.attributes import LABELS
 
 try:
@@ -31,9 +31,7 @@ def sql_filter(filter, columns):
         return " AND ".join(f"({sql_filter(part, columns)})" for part in filter.operands)
     column = columns[filter.attribute]
     if filter.kind == "range":
-        lo, hi = filter.operands
-        sides = [f"{column} >= {float(lo)!r}"] * bool(np.isfinite(lo)) + [f"{column} <= {float(hi)!r}"] * bool(np.isfinite(hi))
-        return " AND ".join(sides) or "TRUE"
+        return " AND ".join(f"{column} {op} {bound!r}" for op, bound in range_sides(*filter.operands)) or "TRUE"
     labels = sorted({int(label) for label in filter.operands})
     listed = f"[{', '.join(map(str, labels))}]"
     if filter.kind == "overlap":

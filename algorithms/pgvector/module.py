@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from algorithms.base import FilteredANN
+from algorithms.base import FilteredANN, range_sides
 from harness.attributes import LABELS
 
 try:
@@ -47,9 +47,8 @@ def where(filter, columns):
         return " AND ".join(f"({sql})" for sql, _ in parts), [p for _, params in parts for p in params]
     column = columns[filter.attribute]
     if filter.kind == "range":
-        lo, hi = filter.operands
-        sides = [(f"{column} >= %s", lo)] * bool(np.isfinite(lo)) + [(f"{column} <= %s", hi)] * bool(np.isfinite(hi))
-        return (" AND ".join(s for s, _ in sides) or "TRUE"), [float(v) for _, v in sides]
+        sides = range_sides(*filter.operands)
+        return (" AND ".join(f"{column} {op} %s" for op, _ in sides) or "TRUE"), [bound for _, bound in sides]
     operator = {"containment": "@>", "overlap": "&&", "equality": "="}[filter.kind]
     return f"{column} {operator} %s::int[]", [sorted_labels(filter.operands)]
 

@@ -11,7 +11,7 @@ covers inserting every row; index size is the database's pages.
 """
 import numpy as np
 
-from algorithms.base import FilteredANN
+from algorithms.base import FilteredANN, range_sides
 from harness.attributes import LABELS
 
 try:
@@ -29,9 +29,8 @@ def constraints(filter, columns):
         return " AND ".join(sql for sql, _ in parts), [p for _, params in parts for p in params]
     column, table = columns[filter.attribute]
     if filter.kind == "range":
-        lo, hi = filter.operands
-        sides = [(f"{column} >= ?", lo)] * bool(np.isfinite(lo)) + [(f"{column} <= ?", hi)] * bool(np.isfinite(hi))
-        return (" AND ".join(s for s, _ in sides) or "1"), [float(v) for _, v in sides]
+        sides = range_sides(*filter.operands)
+        return (" AND ".join(f"{column} {op} ?" for op, _ in sides) or "1"), [bound for _, bound in sides]
     labels = sorted({int(label) for label in filter.operands})
     marks = ", ".join("?" * len(labels))
     if filter.kind == "overlap":
