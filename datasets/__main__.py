@@ -1,4 +1,4 @@
-"""python -m datasets NAME [NAME ...] [--source DIR] | info NAME | --list"""
+"""python -m datasets NAME [NAME ...] [--source DIR] | info NAME | import NAME ... | yfcc-like --size 1M|10M | --list"""
 import argparse
 import os
 import sys
@@ -76,6 +76,30 @@ def import_command(argv):
     return 0
 
 
+def yfcc_like_command(argv):
+    from datasets import data_dir
+    from datasets.yfcc_like import SIZES, generate
+    p = argparse.ArgumentParser(
+        prog="python -m datasets yfcc-like",
+        description="Write SYNTHETIC files in the YFCC filter track's shapes and formats (192-d uint8 vectors, "
+                    "200,386 Zipf-distributed tags correlated with vector clusters, 1- or 2-tag queries), for "
+                    "building `yfcc` (1M) or `yfcc-10M` at their real scale. Their card says they are synthetic.")
+    p.add_argument("command")
+    p.add_argument("--size", choices=sorted(SIZES), default="1M", help="base vectors (default 1M)")
+    p.add_argument("--queries", type=int, default=100_000, help="query items (default 100,000, as the track)")
+    p.add_argument("--out", metavar="DIR", help="raw-data directory to write DIR/yfcc/ into "
+                                                "(default data/raw/yfcc-like-SIZE)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    out = args.out or os.path.join(data_dir(), "raw", f"yfcc-like-{args.size}")
+    command = f"python -m datasets yfcc-like --size {args.size} --queries {args.queries} --seed {args.seed}"
+    generate(os.path.join(out, "yfcc"), SIZES[args.size], n_queries=args.queries, seed=args.seed, command=command)
+    name = "yfcc" if args.size == "1M" else "yfcc-10M"
+    print(f"wrote {os.path.join(out, 'yfcc')}; build it with: python -m datasets {name} --source {out}\n"
+          f"(or run it at once: python run.py --dataset {name} --source {out})")
+    return 0
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m datasets", description="Build datasets into data/NAME.hdf5.")
     p.add_argument("names", nargs="*", help="datasets to build (NAME@25%% etc.: a seeded base subset); `info NAME` "
@@ -86,6 +110,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "import":  # its own options
         return import_command(argv)
+    if argv and argv[0] == "yfcc-like":
+        return yfcc_like_command(argv)
     args = p.parse_args(argv)
     if args.list or not args.names:
         from datasets import other_datasets

@@ -11,12 +11,15 @@ random base vectors; fixed-length labels are generated (F=4 × V=3).
 Files (from the track's download directory, see ../shared/docs/anchors.md), read from --source DIR:
     base.10M.u8bin  base.metadata.10M.spmat  query.public.100K.u8bin  query.metadata.public.100K.spmat
 """
+import json
 import os
 
 import numpy as np
 
 from datasets.formats import read_spmat, read_vectors
-from datasets.workloads import LABEL_SCENARIOS, SYNTHETIC_FIXED, build_arrays, fixed_length_labels, label_attributes
+from datasets.workloads import (FIXED_LABELS_ABOUT, LABEL_SCENARIOS, SYNTHETIC_ATTRIBUTES, SYNTHETIC_FIXED, build_arrays,
+                                fixed_length_labels, label_attributes)
+from datasets.yfcc_like import read_description
 from harness.dataset import Csr
 
 FILES = {"base": "base.10M.u8bin", "base_labels": "base.metadata.10M.spmat",
@@ -65,4 +68,12 @@ def build(source, base_size=1_000_000, n_queries=10_000, seed=0, log=print):
              "source": "big-ann-benchmarks NeurIPS'23 filter track, YFCC-10M (CLIP embeddings of YFCC100M images)",
              "license": "YFCC100M: Creative Commons licences of the individual images; see the track's terms", **stats,
              **SYNTHETIC_FIXED}
+    generated = read_description(source)
+    if generated is not None:  # files of `python -m datasets yfcc-like`: the card must say so
+        attrs["source"] = (f"SYNTHETIC, not YFCC: files in the track's formats drawn by `{generated['generator']}` "
+                           f"({generated['shapes']}; {generated['how']})")
+        attrs["license"] = "none needed: synthetic data drawn by FilterBench"
+        attrs[SYNTHETIC_ATTRIBUTES] = json.dumps({"labels": "tags drawn at random, Zipf-distributed and correlated with "
+                                                            "vector clusters (datasets/yfcc_like.py)",
+                                                  "fixed": FIXED_LABELS_ABOUT})
     return attrs, arrays

@@ -14,6 +14,14 @@
 
 4. Containers: faiss HNSW QPS in its container against the same passes with --local, and the
    wall time a build configuration takes in a container against locally (start-up overhead).
+
+    python -m harness.bench --scale [--sizes 100k,1M,10M] [--queries 1000]
+
+5. Scale: the host's work per query at 100k, 1M and 10M YFCC-shaped vectors (192-d uint8, tags
+   drawn by datasets/yfcc_like.py, 1- and 2-tag containment queries): the filter map the worker
+   builds, the intake check of a result file, and the metrics (every returned id checked against
+   the filter, exact distances, the tie rule), each against a single-thread faiss flat scan of one
+   query over the same base. Goal: the three together below 3% of that scan at every size.
 """
 import argparse
 import os
@@ -228,14 +236,139 @@ def bench_docker(dataset):
           f"{seconds[('docker', 'tiny')] - seconds[('local', 'tiny')]:+.2f} s")
 
 
+def _yfcc_like_base(n, nq, rng):
+    """uint8 vectors and tags of n base vectors drawn as datasets/yfcc_like.py draws them, and nq
+    queries (a fresh vector of a random base vector's cluster, 1 or 2 of its tags)."""
+    from datasets.yfcc_like import CHUNK, _Law
+    law = _Law(rng)
+    X = np.empty((n, 192), dtype=np.uint8)
+    indptr, indices, clusters = [np.zeros(1, np.int64)], [], np.empty(n, np.int64)
+    for c0 in range(0, n, CHUNK):
+        c1 = min(n, c0 + CHUNK)
+        clusters[c0:c1] = law.clusters(rng, c1 - c0)
+        X[c0:c1] = law.vectors(rng, clusters[c0:c1])
+        tags = law.tags(rng, clusters[c0:c1])
+        indptr.append(tags.indptr[1:] + indptr[-1][-1])
+        indices.append(tags.indices)
+    from datasets.yfcc_like import VOCABULARY
+    labels = LabelAttribute("labels", np.concatenate(indptr), np.concatenate(indices),
+                            [str(tag) for tag in range(VOCABULARY)])
+    sources = rng.integers(0, n, nq)
+    Q = law.vectors(rng, clusters[sources])
+    operands = [np.sort(rng.choice(labels.row(i), min(len(labels.row(i)), 1 + int(rng.random() < 0.5)),
+                                   replace=False)).astype(np.int32) for i in sources]
+    return X, labels, Q, operands
+
+
+def _result_file(path, spec, neighbors, times):
+    """A result file as a worker writes one (harness.results.write_result), for the intake to check."""
+    from harness.results import write_result
+    n, defn = len(neighbors), spec["definition"]
+    attrs = {"algorithm": defn["algorithm"], "plugin": defn["plugin"], "build_args": defn["build_args"],
+             "query_args": {}, "scenario": "containment", "k": neighbors.shape[1], "workload": spec["workload"],
+             "dataset": spec["dataset"], "dataset_hash": spec["dataset_hash"], "code_hash": spec["code_hash"],
+             "mode": spec["mode"], "exact": defn["exact"], "queries": n, "qps": n / float(times.sum())}
+    write_result(path, attrs, {"neighbors": neighbors, "times": times, "filter_times": np.zeros(n),
+                               "query_ids": np.asarray(spec["query_ids"])})
+
+
+def bench_scale(sizes, nq, rng, k=10):
+    import tempfile
+
+    from harness.groundtruth import exact_distances
+    from harness.intake import check_result
+    from harness.metrics import Evaluator
+
+    class Scenario:  # the parts of a dataset's scenario that the Evaluator reads
+        pass
+
+    class Data:  # the parts of a Dataset that the Evaluator reads
+        distance = "euclidean"
+
+        @staticmethod
+        def single_label_classes():
+            return None
+
+    print(f"scale: host work per query against a faiss flat scan of one query (1 thread), {nq} containment "
+          f"queries of 1 or 2 tags, k={k}, YFCC-shaped 192-d uint8 vectors")
+    print(f"  {'base':>10} {'sel. median':>11} {'flat scan':>10} {'filter map':>11} {'intake':>9} {'metrics':>9} "
+          f"{'host / scan':>11}")
+    for n in sizes:
+        t = time.perf_counter()
+        X, labels, Q, operands = _yfcc_like_base(n, nq, rng)
+        predicate = make({"kind": "containment", "attribute": "labels"}, {"labels": labels})
+        predicate.index()
+        drawn = time.perf_counter() - t
+        X32 = X.astype(np.float32)
+        Q32 = Q.astype(np.float32)
+        with threadpool_limits(limits=1):
+            faiss.omp_set_num_threads(1)
+            scans = min(nq, max(5, int(2e8 // n)))  # a few seconds of scanning per size
+            t = time.perf_counter()
+            for i in range(scans):
+                faiss.knn(Q32[i:i + 1], X32, k)
+            scan_s = (time.perf_counter() - t) / scans
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            del X32
+            # The answers to score: k valid ids per query (the metrics' cost does not depend on which).
+            t = time.perf_counter()
+            answers = np.full((nq, k), -1, dtype=np.int64)
+            counts = np.empty(nq, dtype=np.int64)
+            for i in range(nq):
+                valid = predicate.filter_map(operands[i])
+                ids = np.flatnonzero(np.unpackbits(valid, count=n, bitorder="little"))[:k]
+                answers[i, :len(ids)] = ids[np.argsort(exact_distances("euclidean", Q[i], X[ids]), kind="stable")]
+                counts[i] = popcount(valid[None])[0]
+            t = time.perf_counter()
+            for i in range(nq):
+                predicate.filter_map(operands[i])
+            map_s = (time.perf_counter() - t) / nq
+            spec = {"definition": {"algorithm": "flat", "plugin": "bench", "build_args": {}, "exact": True},
+                    "workload": "scale", "dataset": f"scale-{n}", "dataset_hash": "0", "code_hash": "0",
+                    "mode": "local", "query_ids": list(range(nq)), "batch": False}
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "result.hdf5")
+                _result_file(path, spec, answers, np.full(nq, scan_s))
+                t = time.perf_counter()
+                check_result(path, spec, {"k": k, "query_args": {}, "scenario": "containment"})
+                intake_s = (time.perf_counter() - t) / nq
+            ds = Data()
+            ds.train, ds.test, ds.n, ds.nq, ds.d = X, Q, n, nq, X.shape[1]
+            sc = Scenario()
+            sc.predicate, sc.operands, sc.valid_count = predicate, operands, counts
+            sc.neighbors = answers  # as ground truth too: every answer is then a hit
+            ds.scenarios = {"containment": sc}
+            t = time.perf_counter()
+            out, _ = Evaluator(ds).evaluate(answers, "containment", k)
+            metrics_s = (time.perf_counter() - t) / nq
+        assert out["violations"] == 0 and out["recall"] == 1.0, out
+        host = map_s + intake_s + metrics_s
+        print(f"  {n:>10,} {np.median(counts) / n:>11.2e} {scan_s * 1e3:>8.2f}ms {map_s * 1e6:>9.1f}us "
+              f"{intake_s * 1e6:>7.1f}us {metrics_s * 1e6:>7.1f}us {host / scan_s:>10.2%}"
+              f"   (drawn in {drawn:.0f} s)", flush=True)
+        del X, labels, predicate, ds, sc
+    print("  goal: host / scan below 3% at every size")
+
+
+def parse_size(text):
+    text = text.strip().upper()
+    scale = {"K": 1_000, "M": 1_000_000}.get(text[-1:], 1)
+    return int(float(text[:-1] if scale > 1 else text) * scale)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m harness.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
     p.add_argument("--docker", action="store_true", help="only the container benchmark")
     p.add_argument("--dataset", default="random-filter-s", help="dataset of the container benchmark")
+    p.add_argument("--scale", action="store_true", help="only the scale benchmark (host work per query by base size)")
+    p.add_argument("--sizes", default="100k,1M,10M", help="base sizes of --scale (default 100k,1M,10M)")
+    p.add_argument("--queries", type=int, default=1000, help="queries per size of --scale (default 1,000)")
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
-    if args.docker:
+    if args.scale:
+        bench_scale([parse_size(s) for s in args.sizes.split(",")], args.queries, rng)
+    elif args.docker:
         bench_docker(args.dataset)
     elif args.quick:
         bench_filter_maps(100_000, 1_000, 20_000, rng)

@@ -283,14 +283,14 @@ class Dataset:
         """Every stored neighbour passes its query's predicate: it did when the ground truth was
         computed, so one that fails now means attributes or operands were changed since (a NaN
         written over a value, say), and every recall of this file would be wrong."""
-        for i, row in enumerate(neighbors):
-            ids = row[row >= 0]
-            if len(ids):
-                passing = predicate.passes(ids, operands[i])
-                if not passing.all():
-                    self._fail(f"scenario '{name}': query {i}: its ground-truth neighbour {int(ids[~passing][0])} fails "
-                               f"the query's predicate ({predicate.describe(operands[i])}): the attributes or operands "
-                               f"changed after the ground truth was computed; rebuild the dataset")
+        owners, columns = np.nonzero(neighbors >= 0)
+        ids = neighbors[owners, columns].astype(np.int64)
+        failing = np.flatnonzero(~predicate.passes_many(ids, owners, operands))
+        if len(failing):
+            i, bad = int(owners[failing[0]]), int(ids[failing[0]])
+            self._fail(f"scenario '{name}': query {i}: its ground-truth neighbour {bad} fails the query's predicate "
+                       f"({predicate.describe(operands[i])}): the attributes or operands changed after the ground "
+                       f"truth was computed; rebuild the dataset")
 
     @property
     def scenario_names(self):

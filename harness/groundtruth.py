@@ -22,18 +22,20 @@ _GATHER_BELOW = 1 / 32  # selectivity under which gathering the valid rows beats
 
 
 def exact_distances(distance, q, X):
-    """Distances from one query q [d] to the rows of X [m, d], in float64."""
+    """Distances from one query q [d] to the rows of X [m, d], or from each row of q [m, d] to the
+    same row of X (many queries' candidates at once), in float64."""
     q = np.asarray(q, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     if distance == "euclidean":
         diff = X - q
         return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    if distance not in ("angular", "ip"):
+        raise ValueError(f"unknown distance '{distance}'")
+    dots = X @ q if q.ndim == 1 else np.einsum("ij,ij->i", X, q)
     if distance == "angular":
-        norms = np.linalg.norm(X, axis=1) * np.linalg.norm(q)
-        return 1.0 - (X @ q) / np.where(norms == 0, 1.0, norms)
-    if distance == "ip":
-        return -(X @ q)
-    raise ValueError(f"unknown distance '{distance}'")
+        norms = np.linalg.norm(X, axis=1) * np.linalg.norm(q, axis=-1)
+        return 1.0 - dots / np.where(norms == 0, 1.0, norms)
+    return -dots
 
 
 def _prepare(distance, X):

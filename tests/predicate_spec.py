@@ -53,7 +53,8 @@ def survives_the_file(predicate, operands, tmp_path):
 
 
 def draws_are_sound(spec, attributes, query_attributes, count=40, seed=0):
-    """Draws pass at least MIN_VALID base vectors each, and the same seed draws the same."""
+    """Draws pass at least MIN_VALID base vectors each, and the same seed draws the same; the
+    check of many queries at once (the evaluator's) agrees with each query's own."""
     predicate = make(spec, attributes)
     first, _ = predicate.draw(query_attributes, np.random.default_rng(seed), count)
     again, _ = make(spec, attributes).draw(query_attributes, np.random.default_rng(seed), count)
@@ -61,7 +62,18 @@ def draws_are_sound(spec, attributes, query_attributes, count=40, seed=0):
     assert repr(first) == repr(again)
     for operands in first:
         assert popcount(predicate.filter_map(operands)) >= MIN_VALID, operands
+    checks_many_queries_at_once(predicate, first)
     return predicate, first
+
+
+def checks_many_queries_at_once(predicate, operand_list, pairs=3000):
+    """passes_many over random (query, id) pairs, repeats included, equals passes per query."""
+    rng = np.random.default_rng(1)
+    owners = rng.integers(0, len(operand_list), pairs)
+    ids = rng.integers(0, predicate.n, pairs)
+    want = np.array([predicate.passes(ids[j:j + 1], operand_list[owners[j]])[0] for j in range(pairs)])
+    assert np.array_equal(predicate.passes_many(ids, owners, operand_list), want)
+    assert predicate.passes_many(ids[:0], owners[:0], operand_list).shape == (0,)
 
 
 def plugins_get_a_filter(predicate, operands, kind, attribute):

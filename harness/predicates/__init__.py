@@ -90,6 +90,13 @@ class Predicate:
 
     def passes(self, ids, operands):
         """Whether each base vector in `ids` passes: the plain check, independent of filter_map."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return self.passes_many(ids, np.zeros(len(ids), dtype=np.int64), [operands])
+
+    def passes_many(self, ids, owners, operands):
+        """passes() for many queries in one vectorised pass (the evaluator checks every returned id
+        of a whole result): whether base vector ids[j] passes the query operands[owners[j]].
+        ids, owners: int64 arrays of one length; operands: a list of the queries' operands."""
         raise NotImplementedError
 
     def describe(self, operands):

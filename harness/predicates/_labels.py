@@ -76,20 +76,28 @@ class LabelPredicate(Predicate):
         return {"labels_short": counts == 1, "labels_medium": (counts >= 2) & (counts <= 3),
                 "labels_long": counts >= 4}
 
-    def shared_labels(self, ids, operands):
-        """Per base id: how many of the query's labels it holds, and how many distinct labels it
-        has. One pass over the ids' CSR rows (the evaluator checks every returned id: a Python
-        loop per id took minutes at k=100); a label repeated in a row counts once."""
+    def shared_labels(self, ids, owners, operands):
+        """Per base id j: how many distinct labels of the query operands[owners[j]] it holds, how
+        many distinct labels it has, and how many distinct labels that query has. One pass over
+        the ids' CSR rows and the queries' labels for every pair at once (the evaluator checks
+        every returned id of a result: a loop per id, then per query, cost more than the search)."""
         a = self.attribute
-        ids = np.asarray(ids, dtype=np.int64)
-        starts, lengths = a.indptr[ids], a.indptr[ids + 1] - a.indptr[ids]
-        owner = np.repeat(np.arange(len(ids)), lengths)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        labels = a.indices[np.repeat(starts, lengths) + within].astype(np.int64)
-        pairs = np.unique(owner * a.n_labels + labels)
-        owner, labels = pairs // a.n_labels, pairs % a.n_labels
-        shared = np.bincount(owner, weights=np.isin(labels, operands), minlength=len(ids)).astype(np.int64)
-        return shared, np.bincount(owner, minlength=len(ids))
+        ids, owners = np.asarray(ids, dtype=np.int64), np.asarray(owners, dtype=np.int64)
+        query = Csr.from_rows([np.unique(np.asarray(o, dtype=np.int64)) for o in operands])
+        width = max(a.n_labels, int(query.indices.max()) + 1 if len(query.indices) else 0)
+        held = np.unique(_pair_keys(a.indptr, a.indices, ids, width))
+        wanted = _pair_keys(query.indptr, query.indices, owners, width)
+        held_pair = held // width
+        shared = np.bincount(held_pair, weights=np.isin(held, wanted), minlength=len(ids)).astype(np.int64)
+        return shared, np.bincount(held_pair, minlength=len(ids)), np.diff(query.indptr)[owners]
+
+
+def _pair_keys(indptr, indices, rows, width):
+    """j * width + label for every label of CSR row rows[j], for all j at once."""
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    pair = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return pair * width + np.asarray(indices)[np.repeat(starts, lengths) + within].astype(np.int64)
 
 
 class NoWorkload(Exception):

@@ -35,10 +35,10 @@ class Conjunction(Predicate):
             np.bitwise_and(out, part.filter_map(o), out=out)
         return out
 
-    def passes(self, ids, operands):
+    def passes_many(self, ids, owners, operands):
         ok = np.ones(len(ids), dtype=bool)
-        for part, o in zip(self.parts, operands):
-            ok &= part.passes(ids, o)
+        for p, part in enumerate(self.parts):
+            ok &= part.passes_many(ids, owners, [o[p] for o in operands])
         return ok
 
     def describe(self, operands):

@@ -15,9 +15,9 @@ class Containment(LabelPredicate):
     def filter_map(self, operands):
         return self.index().all_of(operands)
 
-    def passes(self, ids, operands):
-        shared, _ = self.shared_labels(ids, operands)
-        return shared == len(np.unique(operands))
+    def passes_many(self, ids, owners, operands):
+        shared, _, wanted = self.shared_labels(ids, owners, operands)
+        return shared == wanted
 
     def candidate(self, labels, rng):
         return subset(labels, rng)

@@ -17,9 +17,8 @@ class Equality(LabelPredicate):
     def filter_map(self, operands):
         return self.index().all_of(operands, size=len(operands))
 
-    def passes(self, ids, operands):
-        shared, distinct = self.shared_labels(ids, operands)
-        wanted = len(np.unique(operands))
+    def passes_many(self, ids, owners, operands):
+        shared, distinct, wanted = self.shared_labels(ids, owners, operands)
         return (shared == wanted) & (distinct == wanted)
 
     def describe(self, operands):

@@ -15,8 +15,8 @@ class Overlap(LabelPredicate):
     def filter_map(self, operands):
         return self.index().any_of(operands)
 
-    def passes(self, ids, operands):
-        shared, _ = self.shared_labels(ids, operands)
+    def passes_many(self, ids, owners, operands):
+        shared, _, _ = self.shared_labels(ids, owners, operands)
         return shared > 0
 
     def describe(self, operands):

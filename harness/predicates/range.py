@@ -51,10 +51,10 @@ class Range(Predicate):
         lo, hi = operands
         return ids_to_bitset(self.index().ids(lo, hi), self.n)
 
-    def passes(self, ids, operands):
-        lo, hi = operands
+    def passes_many(self, ids, owners, operands):
+        bounds = np.array([(lo, hi) for lo, hi in operands], dtype=np.float64).reshape(-1, 2)[owners]
         values = self.attribute.values[np.asarray(ids, dtype=np.int64)]
-        return (values >= lo) & (values <= hi)
+        return (values >= bounds[:, 0]) & (values <= bounds[:, 1])
 
     def _value(self, x):
         return self.attribute.text(x)
