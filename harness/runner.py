@@ -380,7 +380,7 @@ def run_job(job, sweep, engine):
     try:
         code, reason = engine.run(defn, sweep, job_path, out_dir, log_path)
     except EngineError as e:
-        code, reason, cause = -1, f"Docker engine error: {e}", HOST_FAULT
+        code, reason, cause = -1, f"{engine.engine_name} error: {e}", HOST_FAULT
     except OSError as e:  # the worker's log could not be written: a full disk
         code, reason, cause = -1, f"the host could not write the worker's log ({e.strerror or e})", HOST_FAULT
     except Interrupted:
@@ -592,6 +592,7 @@ class LocalEngine:
     it; it also dies with run.py (it asks the kernel for that at start, see system.die_with_parent)."""
     mode = "local"
     memory_limit = None
+    engine_name = "local engine"
 
     def __init__(self, reaper, cpus=None):
         self.reaper, self.cpus = reaper, cpus
@@ -638,6 +639,7 @@ class DockerEngine:
     directory the only writable mount; killed after the timeout (and by its own deadline if the
     host is gone); labelled with the run.py that started it; always removed."""
     mode = "docker"
+    engine_name = "Docker engine"
 
     def __init__(self, reaper, cpus=None, memory=None):
         try:

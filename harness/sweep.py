@@ -46,6 +46,12 @@ def parse_args(argv):
                    help="CPUs a worker may use, e.g. 0-1 or 0,2 (default: all); --local applies it too")
     p.add_argument("--memory", default=None, metavar="SIZE",
                    help="memory limit of a container, e.g. 8g (default: 3/4 of this machine's); Docker only")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run the builds as tasks of a Ray cluster: host:port of its head, auto, or local (a "
+                        "cluster of this machine); with --local the nodes run workers as subprocesses, else in "
+                        "containers (README: Distributed sweeps)")
+    p.add_argument("--ray-cpus", type=int, default=1, metavar="N",
+                   help="whole CPUs each build holds on its node, pinned (default: 1)")
     p.add_argument("--source", default=None, metavar="DIR",
                    help="raw-data directory for building the dataset (default: $FILTERBENCH_RAW, else ../shared/data)")
     p.add_argument("--results", default=None, help="results directory (default: results/)")
@@ -179,6 +185,32 @@ def summarize_clients(rows, k):
     return "\n".join(lines)
 
 
+def ray_jobs(args, sweep, jobs, host_engine, memory, report):
+    """The jobs as tasks of a Ray cluster (harness.distributed); None when they ran, else the exit
+    code of a clear error."""
+    from harness import distributed
+    if not jobs:
+        return None
+    try:
+        ray = distributed.connect(args.ray)
+    except distributed.RayError as e:
+        return fail(e)
+    try:
+        images = {name: image.id for name, image in host_engine.images.items()} if host_engine else {}
+        engine = distributed.RayEngine(ray, "local" if args.local else "docker", args.ray_cpus,
+                                       sweep.worker_dataset, memory, images)
+        engine.say = tqdm.write
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        print(f"Ray: {len(nodes)} nodes, {sum(n['Resources'].get('CPU', 0) for n in nodes):g} CPUs; each build "
+              f"holds {args.ray_cpus} of its node's CPUs, pinned; workers {'as subprocesses' if args.local else 'in containers'}")
+        distributed.run_sweep_jobs(engine, sweep, jobs, report)
+    except distributed.RayError as e:
+        return fail(e)
+    finally:
+        ray.shutdown()
+    return None
+
+
 def failure_summary(failed):
     """Failed passes grouped by reason, most frequent first: [(count, reason, cause)]."""
     groups = Counter((reason, cause) for reason, cause in failed)
@@ -282,8 +314,10 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
     from harness import runner
     from harness.export import collect
     ds = sweep.ds
-    if args.local:
+    if args.local and not args.ray:
         engine = runner.LocalEngine(reaper, cpus)
+    elif args.local:
+        engine = None
     else:
         try:
             engine = runner.DockerEngine(reaper, cpus, memory)
@@ -309,22 +343,31 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
         print(f"skipping {name}: {why}")
     failed, produced, failed_builds = [], 0, 0
     start = time.time()
-    with tqdm(p.jobs, unit="build", dynamic_ncols=True, file=sys.stderr, disable=None) as bar:
-        for done, job in enumerate(bar):
+    with tqdm(total=len(p.jobs), unit="build", dynamic_ncols=True, file=sys.stderr, disable=None) as bar:
+        def report(done, job, out):
+            nonlocal produced, failed_builds
             d = job.definition
-            bar.set_description(f"{d.algorithm} {d.build_name}")
-            out = runner.run_job(job, sweep, engine)
-            left = (time.time() - start) / (done + 1) * (len(p.jobs) - done - 1)
+            left = (time.time() - start) / done * (len(p.jobs) - done)
             produced += out.produced
-            failed += [(reason, cause) for _, _, reason, cause in out.failed]
+            failed.extend((reason, cause) for _, _, reason, cause in out.failed)
             status = f"{out.produced} of {len(job.todo)} passes produced a result in {out.seconds:.1f} s"
             if out.reason:
                 failed_builds += 1
                 status = f"FAILED ({out.reason}); {status}; log: {shown(out.log)}"
             elif out.failed:
                 status += f"; {len(out.failed)} failed"
-            tqdm.write(f"[{done + 1}/{len(p.jobs)}] {d.algorithm:20s} {d.build_name:40s} {status}"
-                       + (f"; about {left:.0f} s left" if done + 1 < len(p.jobs) else ""))
+            bar.update(1)
+            tqdm.write(f"[{done}/{len(p.jobs)}] {d.algorithm:20s} {d.build_name:40s} {status}"
+                       + (f"; about {left:.0f} s left" if done < len(p.jobs) else ""))
+
+        if args.ray:
+            outcome = ray_jobs(args, sweep, p.jobs, engine, memory, report)
+            if outcome is not None:
+                return outcome
+        else:
+            for done, job in enumerate(p.jobs, 1):
+                bar.set_description(f"{job.definition.algorithm} {job.definition.build_name}")
+                report(done, job, runner.run_job(job, sweep, engine))
     if p.jobs:
         print(f"ran {len(p.jobs)} builds in {time.time() - start:.0f} s: {produced} of {passes} passes produced "
               f"a result, {len(failed)} failed ({failed_builds} builds failed)")

@@ -18,6 +18,14 @@ class Hang(BruteForce):
         time.sleep(3600)
 
 
+class Slow(BruteForce):
+    """Exact, after a few seconds of building: time to lose its process mid-build."""
+
+    def fit(self, X, attribute):
+        time.sleep(4)
+        super().fit(X, attribute)
+
+
 class HardExit(BruteForce):
     def fit(self, X, attribute):
         os._exit(3)
