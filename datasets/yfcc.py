@@ -58,7 +58,8 @@ def build(source, base_size=1_000_000, n_queries=10_000, seed=0, log=print):
     log(f"  yfcc: {n:,} of {len(vectors):,} base vectors, {len(query_ids):,} of {len(queries):,} queries")
     vocabulary = labels.vocabulary
     tags = [query_tags.row(i) for i in query_ids]
-    all_labels = Csr.from_rows([labels.row(i) for i in base_ids] + tags, vocabulary)
+    all_labels = labels.take(base_ids).concat(Csr.from_rows(tags))
+    all_labels.vocabulary = vocabulary
     fixed = fixed_length_labels(n + len(query_ids), rng)
     attributes, query_attributes = label_attributes(all_labels, fixed, np.arange(n), np.arange(n, n + len(query_ids)))
     arrays, stats = build_arrays(

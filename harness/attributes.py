@@ -52,14 +52,34 @@ class Csr:
         return np.diff(self.indptr)
 
     def take(self, ids):
-        """The rows `ids`, as a new Csr with the same vocabulary."""
-        return Csr.from_rows([self.row(i) for i in ids], self.vocabulary)
+        """The rows `ids` (each sorted and distinct), as a new Csr with the same vocabulary; one
+        vectorised pass (a row at a time took minutes at 10M rows)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        owner, values = gather_rows(self.indptr, self.indices, ids)
+        width = max(self.n_labels, int(values.max()) + 1 if len(values) else 0, 1)
+        key = np.unique(owner * width + values)  # sorted by row, then label; repeats gone
+        indptr = np.searchsorted(key // width, np.arange(len(ids) + 1))
+        return Csr(indptr, key % width, self.vocabulary)
+
+    def concat(self, other):
+        """This Csr's rows, then other's."""
+        return Csr(np.concatenate([self.indptr, self.indptr[-1] + other.indptr[1:]]),
+                   np.concatenate([self.indices, other.indices]), self.vocabulary)
 
     @property
     def n_labels(self):
         if self.vocabulary is not None:
             return len(self.vocabulary)
         return int(self.indices.max()) + 1 if len(self.indices) else 0
+
+
+def gather_rows(indptr, indices, rows):
+    """(owner, value) of every entry of the CSR rows `rows`, in order: owner j for rows[j]."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    owner = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return owner, np.asarray(indices)[np.repeat(starts, lengths) + within].astype(np.int64)
 
 
 class LabelAttribute(Csr):

@@ -10,8 +10,8 @@ Query (containment of any number of tags; unfiltered is the IVF over the whole b
 - the candidates are the vectors that carry every query tag: a posting, or the intersection of the
   postings (each a binary search of the rarest posting's ids in the others);
 - at most `scan_below` of them are scanned exactly;
-- more, where a tag or a pair of the query's has its IVF: the `nprobe` clusters nearest the query in
-  that IVF (the smallest stored pair's); their members that carry every other query tag are scanned
+- more, where a tag or a pair of the query's has its IVF: the `nprobe` clusters nearest the query
+  among those that hold any of that IVF's vectors (the smallest stored pair's IVF); their members that carry every other query tag are scanned
   exactly. Tags of which no pair has an IVF are carried together by fewer than `frequent` vectors:
   their intersection is scanned.
 """
@@ -21,22 +21,33 @@ import faiss
 import numpy as np
 
 from algorithms.base import FilteredANN
+from harness.attributes import gather_rows
 
 
 class _Ivf:
-    """The members of one tag, pair or the whole base, grouped by cluster."""
+    """The members of one tag, pair or the whole base, grouped by cluster; `clusters` are the
+    clusters that hold any (a tag's vectors gather in few: probing the nearest of those, not of
+    all, is what makes it the tag's own IVF)."""
 
     def __init__(self, members, cluster_of, nlist):
         grouped = members[np.argsort(cluster_of[members], kind="stable")]
         self.ids = grouped.astype(np.int32)
-        self.offsets = np.searchsorted(cluster_of[grouped], np.arange(nlist + 1)).astype(np.int64)
+        offsets = np.searchsorted(cluster_of[grouped], np.arange(nlist + 1)).astype(np.int64)
+        self.clusters = np.flatnonzero(np.diff(offsets))
+        self.starts, self.ends = offsets[self.clusters], offsets[self.clusters + 1]
 
-    def members(self, clusters):
-        return np.concatenate([self.ids[self.offsets[c]:self.offsets[c + 1]] for c in clusters])
+    def members(self, centroid_scores, nprobe):
+        """The members of the nprobe clusters nearest the query among those that hold any."""
+        scores = centroid_scores[self.clusters]
+        if nprobe < len(scores):
+            nearest = np.argpartition(scores, nprobe - 1)[:nprobe]
+        else:
+            nearest = np.arange(len(scores))
+        return np.concatenate([self.ids[self.starts[c]:self.ends[c]] for c in nearest])
 
     @property
     def nbytes(self):
-        return self.ids.nbytes + self.offsets.nbytes
+        return self.ids.nbytes + self.clusters.nbytes + self.starts.nbytes + self.ends.nbytes
 
 
 class Ivf2(FilteredANN):
@@ -61,6 +72,7 @@ class Ivf2(FilteredANN):
                               spherical=self.distance != "euclidean")
         kmeans.train(self.X)
         self.centroids = kmeans.centroids
+        self.centroid_sq_norms = (self.centroids * self.centroids).sum(1)
         cluster_of = kmeans.index.search(self.X, 1)[1].ravel()
         nlist = len(self.centroids)
         # Postings: the attribute's CSR transposed (rows are visited in id order, so each posting is sorted).
@@ -77,7 +89,7 @@ class Ivf2(FilteredANN):
         is_frequent = np.zeros(self.n_tags, dtype=bool)
         is_frequent[frequent] = True
         for a in frequent:  # pairs (a, b), a < b, that `frequent` members carry together
-            carried = _tags_of(attribute, self.posting(a))
+            _, carried = gather_rows(attribute.indptr, attribute.indices, self.posting(a))
             carried = carried[(carried > a) & is_frequent[carried]]
             together = np.bincount(carried, minlength=self.n_tags)
             for b in np.flatnonzero(together >= self.frequent):
@@ -118,17 +130,16 @@ class Ivf2(FilteredANN):
         if len(tags) >= 2 and not pairs or len(tags) == 1 and (tags[0],) not in self.ivfs:
             return self.scan(q, k, self.intersect(tags))
         key = min(pairs, key=lambda pair: len(self.ivfs[pair].ids)) if pairs else tuple(tags)
-        candidates = self.ivfs[key].members(self.nearest_clusters(q))
+        candidates = self.ivfs[key].members(self.centroid_scores(q), self.nprobe)
         for tag in set(tags) - set(key):
             candidates = candidates[self.carries(candidates, tag)]
         return self.scan(q, k, candidates)
 
-    def nearest_clusters(self, q):
-        scores = ((self.centroids * self.centroids).sum(1) - 2 * self.centroids @ q) if self.distance == "euclidean" \
-            else -(self.centroids @ q)
-        self.distance_computations += len(scores)
-        nprobe = min(self.nprobe, len(scores))
-        return np.argpartition(scores, nprobe - 1)[:nprobe]
+    def centroid_scores(self, q):
+        self.distance_computations += len(self.centroids)
+        if self.distance == "euclidean":
+            return self.centroid_sq_norms - 2 * self.centroids @ q
+        return -(self.centroids @ q)
 
     def scan(self, q, k, ids):
         """Exact top-k of the given ids, nearest first (ties by id)."""
@@ -150,9 +161,3 @@ class Ivf2(FilteredANN):
     def stats(self):
         return {"distance_computations": self.distance_computations}
 
-
-def _tags_of(attribute, rows):
-    """The tags of the given rows of a CSR attribute, concatenated."""
-    starts, lengths = attribute.indptr[rows], np.diff(attribute.indptr)[rows]
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return attribute.indices[np.repeat(starts, lengths) + within].astype(np.int64)

@@ -4,7 +4,7 @@
 section 5), so query label sets follow the base's label distribution; groups by label count."""
 import numpy as np
 
-from harness.attributes import LABELS, Csr
+from harness.attributes import LABELS, Csr, gather_rows
 from harness.filters import LabelIndex, popcount
 from harness.predicates import MIN_VALID, Predicate
 
@@ -94,10 +94,8 @@ class LabelPredicate(Predicate):
 
 def _pair_keys(indptr, indices, rows, width):
     """j * width + label for every label of CSR row rows[j], for all j at once."""
-    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
-    pair = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return pair * width + np.asarray(indices)[np.repeat(starts, lengths) + within].astype(np.int64)
+    pair, labels = gather_rows(indptr, indices, rows)
+    return pair * width + labels
 
 
 class NoWorkload(Exception):
