@@ -13,7 +13,11 @@ class BruteForce(FilteredANN):
         self.distance_computations = 0
 
     def filtered_query(self, q, k, filter, valid):
-        ids = np.arange(self.n) if valid is None else bitset_to_ids(valid, self.n)
+        return self.scan(q, k, np.arange(self.n) if valid is None else bitset_to_ids(valid, self.n))
+
+    def scan(self, q, k, ids):
+        """The exact top-k among the base vectors `ids`, nearest first (ties by id)."""
+        ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return ids
         q = np.asarray(q, dtype=np.float32)

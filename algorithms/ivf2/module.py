@@ -20,7 +20,7 @@ from itertools import combinations
 import faiss
 import numpy as np
 
-from algorithms.base import FilteredANN
+from algorithms.bruteforce.module import BruteForce
 from harness.attributes import gather_rows
 
 
@@ -50,7 +50,7 @@ class _Ivf:
         return self.ids.nbytes + self.clusters.nbytes + self.starts.nbytes + self.ends.nbytes
 
 
-class Ivf2(FilteredANN):
+class Ivf2(BruteForce):  # its scans are the bruteforce plugin's, over the candidates
     predicates = ("unfiltered", "containment")
     builds_on_attribute = True
     uses_filter_map = False  # it filters with its own postings
@@ -61,12 +61,10 @@ class Ivf2(FilteredANN):
         if self.nlist < 1 or self.frequent < 1:
             raise ValueError("ivf2: nlist and frequent must be at least 1")
         self.nprobe, self.scan_below = 16, self.frequent
-        self.distance_computations = 0
 
     def fit(self, X, attribute):
-        self.X = self.vectors(X)
-        self.n, d = self.X.shape
-        self.sq_norms = (self.X * self.X).sum(1)
+        super().fit(X, None)
+        d = self.X.shape[1]
         faiss.omp_set_num_threads(self.threads)
         kmeans = faiss.Kmeans(d, min(self.nlist, self.n), niter=10, seed=self.seed,
                               spherical=self.distance != "euclidean")
@@ -141,23 +139,7 @@ class Ivf2(FilteredANN):
             return self.centroid_sq_norms - 2 * self.centroids @ q
         return -(self.centroids @ q)
 
-    def scan(self, q, k, ids):
-        """Exact top-k of the given ids, nearest first (ties by id)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0:
-            return ids
-        dots = self.X[ids] @ q
-        scores = self.sq_norms[ids] - 2 * dots if self.distance == "euclidean" else -dots
-        self.distance_computations += len(ids)
-        if len(ids) > k:
-            top = np.argpartition(scores, k - 1)[:k]
-            ids, scores = ids[top], scores[top]
-        return ids[np.lexsort((ids, scores))]
-
     def index_size(self):
-        return int(self.X.nbytes + self.sq_norms.nbytes + self.centroids.nbytes + self.posting_ids.nbytes
-                   + self.tag_ptr.nbytes + sum(ivf.nbytes for ivf in self.ivfs.values()))
-
-    def stats(self):
-        return {"distance_computations": self.distance_computations}
+        return int(super().index_size() + self.centroids.nbytes + self.posting_ids.nbytes + self.tag_ptr.nbytes
+                   + sum(ivf.nbytes for ivf in self.ivfs.values()))
 
