@@ -10,11 +10,9 @@ Query (containment of any number of tags; unfiltered is the IVF over the whole b
 - the candidates are the vectors that carry every query tag: a posting, or the intersection of the
   postings (each a binary search of the rarest posting's ids in the others);
 - at most `scan_below` of them are scanned exactly;
-- more, where a tag or a pair of the query's has its IVF (the smallest stored pair's, else the
-  tag's): that IVF's clusters nearest the query, nearest first, until they hold as many vectors
-  as `nprobe` clusters of the whole base do (n·nprobe/nlist: a tag's few members per cluster are
-  gathered from more clusters, as a per-tag IVF with fewer, larger clusters would); those that
-  carry every other query tag are scanned exactly. Tags of which no pair has an IVF are carried together by fewer than `frequent` vectors:
+- more, where a tag or a pair of the query's has its IVF: the `nprobe` clusters nearest the query
+  among those that hold any of that IVF's vectors (the smallest stored pair's IVF); their members that carry every other query tag are scanned
+  exactly. Tags of which no pair has an IVF are carried together by fewer than `frequent` vectors:
   their intersection is scanned.
 """
 from itertools import combinations
@@ -27,8 +25,9 @@ from harness.attributes import gather_rows
 
 
 class _Ivf:
-    """The members of one tag, pair or the whole base, grouped by cluster (`clusters`: the
-    clusters that hold any)."""
+    """The members of one tag, pair or the whole base, grouped by cluster; `clusters` are the
+    clusters that hold any (a tag's vectors gather in few: probing the nearest of those, not of
+    all, is what makes it the tag's own IVF)."""
 
     def __init__(self, members, cluster_of, nlist):
         grouped = members[np.argsort(cluster_of[members], kind="stable")]
@@ -37,12 +36,13 @@ class _Ivf:
         self.clusters = np.flatnonzero(np.diff(offsets))
         self.starts, self.ends = offsets[self.clusters], offsets[self.clusters + 1]
 
-    def members(self, centroid_scores, budget):
-        """The members of this IVF's clusters nearest the query, nearest first, until `budget`
-        vectors are gathered: a small tag's few members per cluster come from more clusters."""
-        order = np.argsort(centroid_scores[self.clusters], kind="stable")
-        gathered = np.cumsum(self.ends[order] - self.starts[order])
-        nearest = order[:int(np.searchsorted(gathered, budget)) + 1]
+    def members(self, centroid_scores, nprobe):
+        """The members of the nprobe clusters nearest the query among those that hold any."""
+        scores = centroid_scores[self.clusters]
+        if nprobe < len(scores):
+            nearest = np.argpartition(scores, nprobe - 1)[:nprobe]
+        else:
+            nearest = np.arange(len(scores))
         return np.concatenate([self.ids[self.starts[c]:self.ends[c]] for c in nearest])
 
     @property
@@ -128,9 +128,7 @@ class Ivf2(BruteForce):  # its scans are the bruteforce plugin's, over the candi
         if len(tags) >= 2 and not pairs or len(tags) == 1 and (tags[0],) not in self.ivfs:
             return self.scan(q, k, self.intersect(tags))
         key = min(pairs, key=lambda pair: len(self.ivfs[pair].ids)) if pairs else tuple(tags)
-        # nprobe counts clusters of the whole base: the same scanning work whatever IVF answers.
-        budget = self.nprobe * self.n / len(self.centroids)
-        candidates = self.ivfs[key].members(self.centroid_scores(q), budget)
+        candidates = self.ivfs[key].members(self.centroid_scores(q), self.nprobe)
         for tag in set(tags) - set(key):
             candidates = candidates[self.carries(candidates, tag)]
         return self.scan(q, k, candidates)
