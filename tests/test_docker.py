@@ -309,6 +309,11 @@ def _containers(label_value=None):
     import docker
     from harness.runner import CONTAINER_LABEL
     wanted = CONTAINER_LABEL if label_value is None else f"{CONTAINER_LABEL}={label_value}"
+    for _ in range(20):
+        try:
+            return docker.from_env().containers.list(all=True, filters={"label": wanted})
+        except docker.errors.NotFound:  # another run's container removed between the listing and its inspection
+            time.sleep(0.1)
     return docker.from_env().containers.list(all=True, filters={"label": wanted})
 
 
