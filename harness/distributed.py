@@ -45,6 +45,15 @@ def connect(address):
     except ImportError:
         raise RayError("Ray is not installed: pip install -r requirements.txt") from None
     env = {"env_vars": {"PYTHONPATH": ROOT, "PYTHONUNBUFFERED": "1"}}
+    if address not in ("local", "auto"):  # ray.init would retry an unreachable head for minutes
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise RayError(f"--ray {address}: give the head's HOST:PORT, auto, or local")
+        try:
+            socket.create_connection((host, int(port)), timeout=5).close()
+        except OSError as e:
+            raise RayError(f"no Ray cluster at {address} ({e.strerror or e}); start one with `ray start --head`, "
+                           f"or use --ray local") from None
     try:
         if address == "local":
             ray.init(runtime_env=env, include_dashboard=False, logging_level="ERROR", log_to_driver=False)

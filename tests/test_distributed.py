@@ -67,6 +67,14 @@ def _neighbors(root):
     return out
 
 
+def test_no_cluster_at_the_address_is_one_line(xxs, tmp_path):
+    proc = run("--dataset", xxs, "--algorithm", "bruteforce", results=tmp_path, ray=f"127.0.0.1:{free_port()}")
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error: no Ray cluster at 127.0.0.1:")
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    proc = run("--dataset", xxs, "--algorithm", "bruteforce", results=tmp_path, ray="headnode")
+    assert proc.returncode == 2 and "give the head's HOST:PORT, auto, or local" in proc.stderr
+
+
 def test_a_sweep_on_two_nodes_takes_in_what_a_local_sweep_does(cluster, xxs, tmp_path):
     spread = run("--dataset", xxs, *SELECTION, results=tmp_path / "ray", ray=cluster)
     alone = run("--dataset", xxs, *SELECTION, results=tmp_path / "local")
