@@ -82,6 +82,7 @@ class RayEngine:
             self.dataset_ref = ray.put(f.read())  # once: every node reads it from the object store
         self.running = {}  # thread id -> ObjectRef in flight
         self.interrupted = None
+        self.lock = threading.Lock()
         self.say = print
         self._remote = ray.remote(max_retries=0)(run_on_node)
         largest = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]), default=0)
@@ -98,14 +99,15 @@ class RayEngine:
             job_text = f.read()
         notes = []
         for attempt in range(RETRIES + 1):  # Ray schedules a retry on the nodes still alive
-            ref = self._remote.options(num_cpus=self.cpus_per_build).remote(
-                job_text, [self.dataset_ref], self.dataset, self.mode, self.cpus_per_build, sweep.timeout,
-                self.memory_limit, {"image": defn.image, "image_id": self.image_id(defn),
-                                    "plugin_dir": defn.plugin_dir, "algorithm": defn.algorithm})
-            self.running[threading.get_ident()] = ref
-            try:
+            with self.lock:  # a task is submitted and known to cancel_all at once, or not at all
                 if self.interrupted is not None:
                     raise runner.Interrupted(self.interrupted)
+                ref = self._remote.options(num_cpus=self.cpus_per_build).remote(
+                    job_text, [self.dataset_ref], self.dataset, self.mode, self.cpus_per_build, sweep.timeout,
+                    self.memory_limit, {"image": defn.image, "image_id": self.image_id(defn),
+                                        "plugin_dir": defn.plugin_dir, "algorithm": defn.algorithm})
+                self.running[threading.get_ident()] = ref
+            try:
                 answer = self.ray.get(ref)
                 break
             except self.ray.exceptions.TaskCancelledError:
@@ -129,9 +131,10 @@ class RayEngine:
         return code, reason
 
     def cancel_all(self, signum):
-        self.interrupted = signum
-        for ref in list(self.running.values()):
-            self.ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: it stops its worker
+        with self.lock:
+            self.interrupted = signum
+            for ref in list(self.running.values()):
+                self.ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: it stops its worker
 
 
 def _write_log(log_path, notes, log):
