@@ -75,6 +75,13 @@ class _Law:
         return Csr(indptr.astype(np.int64), (key % VOCABULARY).astype(np.int32))
 
 
+def base_chunks(law, rng, size):
+    """The base drawn CHUNK rows at a time: (first row, clusters, uint8 vectors, Csr of tags)."""
+    for c0 in range(0, size, CHUNK):
+        clusters = law.clusters(rng, min(CHUNK, size - c0))
+        yield c0, clusters, law.vectors(rng, clusters), law.tags(rng, clusters)
+
+
 def _write_u8bin_header(f, n):
     np.array([n, D], dtype=np.int32).tofile(f)
 
@@ -93,11 +100,9 @@ def generate(directory, size, n_queries=100_000, seed=0, command=None, log=print
     base_path = os.path.join(directory, FILES[0])
     with open(base_path + ".part", "wb") as vectors_file:
         _write_u8bin_header(vectors_file, size)
-        for c0 in range(0, size, CHUNK):
-            c1 = min(size, c0 + CHUNK)
-            clusters = law.clusters(rng, c1 - c0)
-            law.vectors(rng, clusters).tofile(vectors_file)
-            tags = law.tags(rng, clusters)
+        for c0, clusters, vectors, tags in base_chunks(law, rng, size):
+            c1 = c0 + len(clusters)
+            vectors.tofile(vectors_file)
             indptr_parts.append(tags.indptr[1:] + offset)
             index_parts.append(tags.indices)
             offset += len(tags.indices)

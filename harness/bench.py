@@ -239,15 +239,13 @@ def bench_docker(dataset):
 def _yfcc_like_base(n, nq, rng):
     """uint8 vectors and tags of n base vectors drawn as datasets/yfcc_like.py draws them, and nq
     queries (a fresh vector of a random base vector's cluster, 1 or 2 of its tags)."""
-    from datasets.yfcc_like import CHUNK, _Law
+    from datasets.yfcc_like import _Law, base_chunks
     law = _Law(rng)
     X = np.empty((n, 192), dtype=np.uint8)
     indptr, indices, clusters = [np.zeros(1, np.int64)], [], np.empty(n, np.int64)
-    for c0 in range(0, n, CHUNK):
-        c1 = min(n, c0 + CHUNK)
-        clusters[c0:c1] = law.clusters(rng, c1 - c0)
-        X[c0:c1] = law.vectors(rng, clusters[c0:c1])
-        tags = law.tags(rng, clusters[c0:c1])
+    for c0, chunk_clusters, vectors, tags in base_chunks(law, rng, n):
+        c1 = c0 + len(chunk_clusters)
+        clusters[c0:c1], X[c0:c1] = chunk_clusters, vectors
         indptr.append(tags.indptr[1:] + indptr[-1][-1])
         indices.append(tags.indices)
     from datasets.yfcc_like import VOCABULARY

@@ -76,8 +76,7 @@ class RayEngine:
         self.memory_limit = memory if inner == "docker" else None
         self.cpus = None  # chosen on each node (pinned there), recorded by the worker
         self.images = images or {}  # image name -> id, from the host's engine (Docker)
-        self.dataset = {"path": os.path.abspath(worker_dataset), "size": os.path.getsize(worker_dataset),
-                        "name": os.path.basename(worker_dataset)}
+        self.dataset = {"size": os.path.getsize(worker_dataset), "name": os.path.basename(worker_dataset)}
         with open(worker_dataset, "rb") as f:
             self.dataset_ref = ray.put(f.read())  # once: every node reads it from the object store
         self.running = {}  # thread id -> ObjectRef in flight
