@@ -59,7 +59,7 @@ def main(argv=None):
     algo = FilteredDiskann(ds.distance, R=args.R, L=args.L)
     algo.threads = args.threads
     t0 = time.perf_counter()
-    algo.fit(ds.train, attribute)
+    algo.fit(np.asarray(ds.train, dtype=np.float32), attribute)
     print(f"{args.dataset}: {ds.n:,} points, {len(algo.label_count):,} labels; diskannpy R={args.R}, L={args.L}, "
           f"built in {time.perf_counter() - t0:.1f} s")
     offsets, targets = algo.graph()

@@ -7,10 +7,15 @@ fixed-length labels), ranges at target selectivities, "and" each part in turn. E
 at least MIN_VALID valid base vectors (one that does not is redrawn, and the number redrawn is
 stored per scenario); low-selectivity queries are kept: they are the hard ones.
 """
+import hashlib
 import json
+import os
+import shutil
+import sys
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from harness.attributes import Csr, LabelAttribute, attribute_arrays
 from harness.dataset import query_groups
@@ -62,15 +67,29 @@ def build_arrays(train, test, distance, attributes, query_attributes, scenarios,
     published workload, kept where they pass MIN_VALID vectors. A scenario no query can be drawn
     for (equality on a tiny sample) is left out, and the returned stats say why."""
     arrays = {"train": train, "test": test}
-    log(f"  ground truth: unfiltered, {len(test)} queries over {len(train)} vectors")
-    clock = {"workloads": 0.0, "ground_truth": 0.0, "ground_truth_queries": len(test)}
-    t0 = time.perf_counter()
-    arrays["neighbors"], d, _ = knn(train, test, distance, K)
-    clock["ground_truth"] += time.perf_counter() - t0
+    clock = {"workloads": 0.0, "ground_truth": 0.0, "ground_truth_queries": 0}
+    # Finished blocks of ground truth are kept under a name hashed from the inputs, so that a build
+    # interrupted at 10M vectors resumes there; the folder goes once every scenario is done.
+    from datasets import data_dir
+    saved = os.path.join(data_dir(), "cache", "ground-truth", _digest(train, test, distance, K))
+
+    def ground_truth(name, filter_maps=None, key=()):
+        log(f"  ground truth: {name}, {len(test):,} queries over {len(train):,} vectors")
+        t0 = time.perf_counter()
+        with _Progress(name, len(test), log) as progress:
+            out = knn(train, test, distance, K, filter_maps=filter_maps, progress=progress,
+                      checkpoint=os.path.join(saved, f"{name}-{_digest(*key)}"))
+        clock["ground_truth"] += time.perf_counter() - t0
+        clock["ground_truth_queries"] += len(test)
+        return out
+
+    arrays["neighbors"], d, _ = ground_truth("unfiltered")
     arrays["neighbors"] = arrays["neighbors"].astype(np.int32)
     arrays["distances"] = d
-    arrays.update(attribute_arrays("attributes", attributes))
+    base_arrays = attribute_arrays("attributes", attributes)
+    arrays.update(base_arrays)
     arrays.update(attribute_arrays("query_attributes", query_attributes))
+    base_key = _digest(base_arrays)  # the filter maps depend on the base's attributes
     stats = {}
     for name, spec in scenarios.items():
         predicate = make(spec, attributes)
@@ -83,12 +102,10 @@ def build_arrays(train, test, distance, attributes, query_attributes, scenarios,
             continue
         finally:
             clock["workloads"] += time.perf_counter() - t0
-        log(f"  ground truth: {name} ({predicate.kind}; {redrawn} of {len(operands)} queries redrawn to keep "
-            f">= {MIN_VALID} valid vectors)")
-        t0 = time.perf_counter()
-        nb, dist, count = knn(train, test, distance, K, filter_maps=lambda a, b: predicate.filter_maps(operands[a:b]))
-        clock["ground_truth"] += time.perf_counter() - t0
-        clock["ground_truth_queries"] += len(test)
+        log(f"  {name}: {predicate.kind}; {redrawn} of {len(operands)} queries redrawn to keep >= {MIN_VALID} "
+            "valid vectors")
+        nb, dist, count = ground_truth(name, lambda a, b: predicate.filter_maps(operands[a:b]),
+                                       key=(predicate.to_json(), predicate.store(operands, "operands"), base_key))
         p = f"scenarios/{name}/"
         arrays[p + "predicate"] = [predicate.to_json()]
         arrays.update(predicate.store(operands, p + "operands"))
@@ -100,4 +117,56 @@ def build_arrays(train, test, distance, attributes, query_attributes, scenarios,
     per_1000 = 1000 * clock["ground_truth"] / clock["ground_truth_queries"]
     log(f"  workloads drawn in {clock['workloads']:.1f} s; ground truth in {clock['ground_truth']:.1f} s "
         f"({per_1000:.2f} s per 1,000 queries over {len(train):,} vectors)")
+    shutil.rmtree(saved, ignore_errors=True)
     return arrays, stats
+
+
+def _digest(*parts):
+    """A short hash of arrays, {name: array} dicts and plain values: names saved ground truth."""
+    h = hashlib.blake2b(digest_size=10)
+
+    def add(part):
+        if isinstance(part, dict):
+            for key in sorted(part):
+                h.update(key.encode())
+                add(part[key])
+        elif isinstance(part, np.ndarray) and part.dtype != object:
+            h.update(f"{part.dtype}{part.shape}".encode())
+            h.update(np.ascontiguousarray(part).view(np.uint8).reshape(-1))
+        elif isinstance(part, (list, tuple, np.ndarray)):
+            h.update(b"[")
+            for item in part:
+                add(item)
+            h.update(b"]")
+        else:
+            h.update(repr(part).encode())
+    for part in parts:
+        add(part)
+    return h.hexdigest()
+
+
+class _Progress:
+    """Progress of one ground truth: a bar on a terminal; elsewhere (a log file) a line at most
+    every 30 s. Both say how long is left."""
+
+    def __init__(self, name, total, log):
+        self.name, self.total, self.log = name, total, log
+        self.bar = tqdm(total=total, unit="query", desc=f"  ground truth {name}", file=sys.stderr, disable=None,
+                        dynamic_ncols=True, leave=False)
+        self.done, self.start, self.said = 0, time.time(), time.time()
+
+    def __call__(self, count):
+        self.bar.update(count)
+        self.done += count
+        now = time.time()
+        if self.bar.disable and now - self.said >= 30 and self.done < self.total:
+            left = (now - self.start) / self.done * (self.total - self.done)
+            self.log(f"    {self.name}: {self.done:,} of {self.total:,} queries in {now - self.start:.0f} s; "
+                     f"about {left:.0f} s left")
+            self.said = now
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.close()

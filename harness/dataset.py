@@ -120,7 +120,8 @@ class Scenario:
 
 
 class Dataset:
-    """A loaded and validated dataset; vectors are held in memory as float32."""
+    """A loaded and validated dataset. Base vectors of one byte (uint8, int8: yfcc's) stay as stored,
+    a quarter of their float32 size; all other vectors are held as float32."""
 
     def __init__(self, path):
         self.path = str(path)
@@ -208,7 +209,9 @@ class Dataset:
             self._fail(f"distance '{self.distance}' is not supported (one of {', '.join(DISTANCES)})")
         self.attrs = attrs
         self.worker_copy = bool(attrs.get("worker_copy", False))
-        self.train = self._array(f, "train", 2, "fiu").astype(np.float32, copy=False)
+        self.train = self._array(f, "train", 2, "fiu")
+        if self.train.dtype.itemsize > 1:
+            self.train = self.train.astype(np.float32, copy=False)
         self.test = self._array(f, "test", 2, "fiu").astype(np.float32, copy=False)
         self.n, self.d = self.train.shape
         self.nq = len(self.test)

@@ -73,3 +73,75 @@ def test_every_route_is_exact_sparse_dense_and_far_away_valid_sets():
         nb, _, count = knn(train, test, distance, 20, filter_maps=lambda a, b: maps[a:b], query_block=7)
         assert np.array_equal(nb, naive(train, test, distance, 20, masks)), distance
         assert np.array_equal(count, masks.sum(1))
+
+
+def test_uint8_base_is_searched_as_stored_and_without_keeping_float_rows(monkeypatch):
+    # yfcc-10M's base is 1.9 GB of uint8; as float32 it would be 7.7 GB, twice over with the scan's copy.
+    import harness.groundtruth as groundtruth
+    rng = np.random.default_rng(8)
+    train = rng.integers(0, 256, size=(2000, 16), dtype=np.uint8)
+    test = rng.integers(0, 256, size=(25, 16), dtype=np.uint8)
+    masks = rng.random((25, 2000)) < np.where(np.arange(25) % 2, 0.01, 0.5)[:, None]
+    maps = np.packbits(masks, axis=1, bitorder="little")
+    expected = naive(train.astype(np.float64), test.astype(np.float64), "euclidean", 10, masks)
+    for keep_bytes in (groundtruth._KEEP_BYTES, 0):  # rows converted once, or once per block of queries
+        monkeypatch.setattr(groundtruth, "_KEEP_BYTES", keep_bytes)
+        nb, _, _ = knn(train, test, "euclidean", 10, filter_maps=lambda a, b: maps[a:b], query_block=8, base_block=512)
+        assert np.array_equal(nb, expected)
+
+
+def test_an_interrupted_ground_truth_resumes_after_its_last_saved_block(tmp_path):
+    rng = np.random.default_rng(9)
+    train = rng.normal(size=(1000, 8)).astype(np.float32)
+    test = rng.normal(size=(30, 8)).astype(np.float32)
+    maps = np.packbits(rng.random((30, 1000)) < 0.3, axis=1, bitorder="little")
+    whole = knn(train, test, "euclidean", 10, filter_maps=lambda a, b: maps[a:b], query_block=10)
+    asked = []
+
+    def interrupted_after_two_blocks(a, b):
+        if len(asked) == 2:
+            raise KeyboardInterrupt
+        asked.append(a)
+        return maps[a:b]
+    with pytest.raises(KeyboardInterrupt):
+        knn(train, test, "euclidean", 10, filter_maps=interrupted_after_two_blocks, query_block=10, checkpoint=tmp_path)
+    asked.clear()
+    done = []
+    resumed = knn(train, test, "euclidean", 10, filter_maps=lambda a, b: asked.append(a) or maps[a:b], query_block=10,
+                  checkpoint=tmp_path, progress=done.append)
+    assert asked == [20], "only the block that was not saved is computed again"
+    assert done == [10, 10, 10], "saved blocks count as progress too"
+    for ours, theirs in zip(resumed, whole):
+        assert np.array_equal(ours, theirs)
+
+
+def test_a_dataset_build_stopped_in_its_ground_truth_resumes_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    from datasets.workloads import LABEL_SCENARIOS, build_arrays
+    monkeypatch.setenv("FILTERBENCH_DATA", str(tmp_path))
+    rng = np.random.default_rng(10)
+    train = rng.integers(0, 256, size=(600, 8), dtype=np.uint8)
+    test = rng.integers(0, 256, size=(20, 8), dtype=np.uint8)
+
+    def labels(n):
+        rows = [rng.choice(6, rng.integers(1, 4), replace=False) for _ in range(n)]
+        indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+        return {"labels": LabelAttribute("labels", indptr, np.concatenate(rows), [str(i) for i in range(6)])}
+    base, queries = labels(600), labels(20)
+    scenarios = {"containment": LABEL_SCENARIOS["containment"]}
+
+    def build(log):
+        return build_arrays(train, test, "euclidean", base, queries, scenarios, np.random.default_rng(0), log=log)
+
+    def stopped_at_containment(line):
+        if "ground truth: containment" in line:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        build(stopped_at_containment)
+    saved = tmp_path / "cache" / "ground-truth"
+    assert list(saved.glob("*/unfiltered-*/*.npz")), "the finished unfiltered ground truth was kept"
+    resumed, _ = build(lambda line: None)
+    assert not list(saved.iterdir()), "a finished build leaves no saved blocks"
+    fresh, _ = build(lambda line: None)
+    assert resumed.keys() == fresh.keys()
+    for key in fresh:
+        assert np.array_equal(np.asarray(resumed[key]), np.asarray(fresh[key])), key
