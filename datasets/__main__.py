@@ -145,4 +145,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines reach a log file as they are written
     sys.exit(main())
