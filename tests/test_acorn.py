@@ -70,16 +70,47 @@ def test_graph_search_is_accurate_where_the_predicate_is_navigable(data, variant
     assert algo.stats()["graph_queries"] == len(Q) and algo.stats()["exact_queries"] == 0
 
 
-def test_fallback_answers_rare_predicates_exactly(data):
+def test_each_query_takes_the_path_expected_to_do_less_work():
+    # By default a query takes the exact scan when its work (passing x d) is at most the graph's
+    # expected work at its selectivity (calibrated per efSearch): rare predicates are scanned,
+    # answered exactly, and frequent ones take the graph.
+    X = clustered(n=20100, d=128, seed=3)
+    X, Q = X[:20000], X[20000:]
+    algo = fitted(X, M=16, gamma=1, efConstruction=40)
+    algo.set_query_arguments(efSearch=32)
+    for selectivity, path in ((0.002, "exact"), (0.5, "graph")):
+        masks, bits = filter_maps(len(X), len(Q), selectivity)
+        expected = [masks[i].sum() * X.shape[1] <= algo.index.expected_graph_work(32, masks[i].sum() / len(X))
+                    for i in range(len(Q))]
+        assert all(expected) if path == "exact" else not any(expected), "the cost puts this selectivity on one path"
+        before = algo.stats()
+        for i, q in enumerate(Q):
+            ids = algo.filtered_query(q, 10, None, bits[i])
+            if path == "exact":
+                assert list(ids) == list(exact_top(X, q, masks[i], 10))
+        after = algo.stats()
+        assert after[f"{path}_queries"] - before[f"{path}_queries"] == len(Q)
+        if path == "exact":  # a scan computes each passing vector's distance once
+            assert after["distance_computations"] - before["distance_computations"] == masks.sum()
+
+
+def test_the_expected_graph_work_is_the_same_on_every_run(data):
+    X, _ = data
+    works = [[fitted(X, threads=1, M=16, gamma=4, M_beta=32).index.expected_graph_work(40, s) for s in (1e-3, 0.02, 0.5)]
+             for _ in range(2)]
+    assert works[0] == works[1] and all(w > 0 for w in works[0])
+
+
+def test_a_fixed_fallback_threshold_is_still_honoured(data):
     X, Q = data
-    algo = fitted(X, M=16, gamma=4, M_beta=32)  # default fallback: selectivity below 1/γ = 0.25
-    masks, bits = filter_maps(len(X), len(Q), 0.02)
-    before = algo.stats()
-    for i, q in enumerate(Q):
-        assert list(algo.filtered_query(q, 10, None, bits[i])) == list(exact_top(X, q, masks[i], 10))
-    after = algo.stats()
-    assert after["exact_queries"] - before["exact_queries"] == len(Q)
-    assert after["distance_computations"] - before["distance_computations"] == masks.sum()
+    algo = fitted(X, M=16, gamma=4, M_beta=32)
+    algo.set_query_arguments(efSearch=32, fallback_selectivity=0.25)
+    for selectivity, path in ((0.02, "exact"), (0.5, "graph")):
+        _, bits = filter_maps(len(X), len(Q), selectivity)
+        before = algo.stats()[f"{path}_queries"]
+        for i, q in enumerate(Q):
+            algo.filtered_query(q, 10, None, bits[i])
+        assert algo.stats()[f"{path}_queries"] - before == len(Q)
 
 
 def test_unfiltered_and_angular(data):

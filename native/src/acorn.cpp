@@ -293,9 +293,10 @@ void AcornIndex::compress_level0(int threads) {
 // ---------------------------------------------------------------------------------------------
 // Search
 
-void AcornIndex::filtered_neighbors(int32_t node, int level, const FilterMap& filter, VisitedList* visited,
-                                    std::vector<int32_t>& out) const {
+size_t AcornIndex::filtered_neighbors(int32_t node, int level, const FilterMap& filter, VisitedList* visited,
+                                      std::vector<int32_t>& out) const {
     out.clear();
+    size_t checked = 0;
     size_t degree = level == 0 ? 2 * size_t(params_.M) : size_t(params_.M);  // the predicate subgraph's
     auto neighbors_of = [&](int32_t v, const int32_t*& begin, const int32_t*& end) {
         if (level == 0) {
@@ -307,13 +308,14 @@ void AcornIndex::filtered_neighbors(int32_t node, int level, const FilterMap& fi
         }
     };
     auto take = [&](int32_t v) {  // true when the list is full
+        checked++;
         if (filter.passes(v) && !visited->test_and_mark(v)) out.push_back(v);
         return out.size() >= degree;
     };
     const int32_t *begin, *end;
     neighbors_of(node, begin, end);
     for (const int32_t* p = begin; p < end; p++) take(*p);  // direct neighbours: all that pass
-    if (out.size() >= degree) return;
+    if (out.size() >= degree) return checked;
     // Two-hop expansion: ACORN-1 expands every neighbour; ACORN-γ those beyond M_β at level 0
     // (where compression dropped what they reach). ACORN-γ's upper levels are not compressed.
     size_t expand_from = params_.is_acorn_1() ? 0 : level == 0 ? size_t(params_.M_beta) : SIZE_MAX;
@@ -321,8 +323,9 @@ void AcornIndex::filtered_neighbors(int32_t node, int level, const FilterMap& fi
         const int32_t *b2, *e2;
         neighbors_of(*p, b2, e2);
         for (const int32_t* p2 = b2; p2 < e2; p2++)
-            if (take(*p2)) return;
+            if (take(*p2)) return checked;
     }
+    return checked;
 }
 
 SearchPath AcornIndex::exact(const float* q, size_t k, const FilterMap& filter, int32_t* ids, float* scores) const {
@@ -349,11 +352,79 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
     if (n_ == 0 || k == 0) return SearchPath::Graph;
     if (filter.bits) {
         size_t passing = filter.count();
-        if (passing == 0 || double(passing) < fallback_selectivity * double(n_)) return exact(q, k, filter, ids, scores);
+        bool scan = fallback_selectivity < 0
+                        ? double(passing) * double(d_) <= expected_graph_work(efSearch, double(passing) / double(n_))
+                        : double(passing) < fallback_selectivity * double(n_);
+        if (passing == 0 || scan) return exact(q, k, filter, ids, scores);
     }
+    GraphWork work = graph_search(q, k, filter, efSearch, ids, scores);
+    distance_computations_ += work.distances;
+    filter_checks_ += work.checks;
+    graph_queries_++;
+    return SearchPath::Graph;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The graph's expected work, for the per-query choice between graph and exact scan
+
+double AcornIndex::GraphWork::cost(size_t d) const {
+    return double(distances) * double(d) * kGraphDistanceCost + double(checks) * kFilterCheckCost;
+}
+
+void AcornIndex::calibrate(size_t ef) const {
+    {
+        std::lock_guard<std::mutex> lock(work_mutex_);
+        if (graph_work_.count(ef)) return;
+    }
+    // Seeded, so the choice is the same on every run: random filters at each selectivity of the
+    // grid, queries a little off random base vectors.
+    std::mt19937_64 rng(params_.seed + ef);
+    std::vector<double> table;
+    std::vector<int32_t> ids(ef);
+    std::vector<float> scores(ef), q(d_);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    std::normal_distribution<float> noise(0.0f, 1.0f);
+    for (int j = 0; j < kCalibrationLevels; j++) {
+        double selectivity = std::ldexp(1.0, -2 * (kCalibrationLevels - 1 - j));  // 1/1024 .. 1
+        std::vector<uint8_t> bits((n_ + 7) / 8, 0);
+        for (size_t i = 0; i < n_; i++)
+            if (uniform(rng) < selectivity) bits[i >> 3] |= uint8_t(1u << (i & 7));
+        FilterMap filter{bits.data(), n_};
+        double total = 0;
+        for (int c = 0; c < kCalibrationQueries; c++) {
+            const float* base = vec(std::uniform_int_distribution<size_t>(0, n_ - 1)(rng));
+            float spread = 0;
+            for (size_t t = 0; t < d_; t++) spread += std::fabs(base[t]);
+            spread = 0.05f * spread / float(d_);
+            for (size_t t = 0; t < d_; t++) q[t] = base[t] + spread * noise(rng);
+            total += graph_search(q.data(), ef, filter, ef, ids.data(), scores.data()).cost(d_);
+        }
+        table.push_back(total / kCalibrationQueries);
+    }
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    graph_work_[ef] = table;
+}
+
+double AcornIndex::expected_graph_work(size_t ef, double selectivity) const {
+    calibrate(ef);  // at once when the caller calibrated (Acorn.set_query_arguments does)
+    std::vector<double> table;
+    {
+        std::lock_guard<std::mutex> lock(work_mutex_);
+        table = graph_work_.at(ef);
+    }
+    // Linear in log4(selectivity) between the grid's levels; constant beyond its ends.
+    double x = std::log2(std::max(selectivity, 1e-300)) / 2.0 + double(kCalibrationLevels - 1);
+    if (x <= 0) return table.front();
+    if (x >= kCalibrationLevels - 1) return table.back();
+    int j = int(x);
+    return table[j] + (x - j) * (table[j + 1] - table[j]);
+}
+
+AcornIndex::GraphWork AcornIndex::graph_search(const float* q, size_t k, const FilterMap& filter, size_t efSearch,
+                                               int32_t* ids, float* scores) const {
     size_t ef = std::max(efSearch, k);
     auto visited = visited_pool_->get();
-    uint64_t computed = 0;
+    uint64_t computed = 0, checked = 0;
     std::vector<int32_t> neighbors;
 
     // Predicate-aware greedy descent: only passing nodes are scored, the entry point included.
@@ -364,7 +435,7 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
         visited->next_query();
         for (bool changed = true; changed;) {
             changed = false;
-            filtered_neighbors(current >= 0 ? current : entry_, l, filter, &*visited, neighbors);
+            checked += filtered_neighbors(current >= 0 ? current : entry_, l, filter, &*visited, neighbors);
             for (int32_t v : neighbors) {
                 float s = dist(q, v);
                 computed++;
@@ -382,7 +453,7 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
         seeds.push_back(current);
         visited->mark(current);
     } else {
-        filtered_neighbors(entry_, 0, filter, &*visited, seeds);
+        checked += filtered_neighbors(entry_, 0, filter, &*visited, seeds);
     }
     if (seeds.empty()) {
         // Nothing passes within two hops of the entry point: start from passing ids instead.
@@ -400,7 +471,7 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
         Neighbor c = candidates.top();
         if (top.full() && c.score > top.bound()) break;
         candidates.pop();
-        filtered_neighbors(c.id, 0, filter, &*visited, neighbors);
+        checked += filtered_neighbors(c.id, 0, filter, &*visited, neighbors);
         for (int32_t v : neighbors) prefetch_vector(vec(v), d_);
         for (int32_t v : neighbors) {
             float s = dist(q, v);
@@ -413,9 +484,7 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
     }
     std::vector<Neighbor> result = top.take_sorted();
     for (size_t j = 0; j < std::min(k, result.size()); j++) ids[j] = result[j].id, scores[j] = result[j].score;
-    distance_computations_ += computed;
-    graph_queries_++;
-    return SearchPath::Graph;
+    return GraphWork{computed, checked};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,9 +53,19 @@ class AcornIndex {
     void build(const float* X, size_t n, int threads);
 
     // The k nearest passing ids, nearest first, padded with -1. fallback_selectivity: below this
-    // share of passing base vectors, an exact scan of the passing ones answers (0: never).
+    // share of passing base vectors, an exact scan of the passing ones answers (0: never);
+    // BY_COST: the scan answers when it is the cheaper, by expected work (see calibrate).
+    static constexpr double BY_COST = -1.0;
     SearchPath search(const float* q, size_t k, const FilterMap& filter, size_t efSearch,
                       double fallback_selectivity, int32_t* ids, float* scores) const;
+
+    // Measures the graph's work at efSearch (for k <= efSearch) on a seeded sample:
+    // mean distance computations and filter checks of pure graph searches under random filters
+    // passing 1/1024, 1/256, ..., 1 of the base. A query at selectivity s then takes the exact scan
+    // when its work, passing × d, is at most the graph's interpolated at s. Done once per efSearch
+    // (search does it when needed; Acorn.set_query_arguments calls it so no timed query pays).
+    void calibrate(size_t efSearch) const;
+    double expected_graph_work(size_t efSearch, double selectivity) const;
 
     void save(const std::string& path) const;
     static std::unique_ptr<AcornIndex> load(const std::string& path);
@@ -63,6 +75,7 @@ class AcornIndex {
     size_t dimension() const { return d_; }
     const AcornParams& params() const { return params_; }
     uint64_t distance_computations() const { return distance_computations_; }
+    uint64_t filter_checks() const { return filter_checks_; }
     uint64_t queries_on(SearchPath path) const { return path == SearchPath::Graph ? graph_queries_ : exact_queries_; }
 
    private:
@@ -83,8 +96,22 @@ class AcornIndex {
     void compress_level0(int threads);
 
     // Search.
-    void filtered_neighbors(int32_t node, int level, const FilterMap& filter, VisitedList* visited,
-                            std::vector<int32_t>& out) const;
+    // Work in units of one float of an exact scan's distance computation. Fitted to ACORN-1's
+    // query times on arxiv (199k x 384, 1,000 queries): a scan takes 0.20 ns a float; a graph
+    // search 0.39-0.46 a float of its distance computations (random access, about twice) and
+    // 2.4-2.7 ns a filter check of its one- and two-hop neighbours (about 12 floats).
+    static constexpr double kGraphDistanceCost = 2.0;
+    static constexpr double kFilterCheckCost = 12.0;
+    static constexpr int kCalibrationLevels = 6, kCalibrationQueries = 16;
+    struct GraphWork {
+        uint64_t distances = 0, checks = 0;
+        double cost(size_t d) const;
+    };
+    GraphWork graph_search(const float* q, size_t k, const FilterMap& filter, size_t efSearch, int32_t* ids,
+                           float* scores) const;
+    // Returns how many ids it looked at (the graph's filter checks).
+    size_t filtered_neighbors(int32_t node, int level, const FilterMap& filter, VisitedList* visited,
+                              std::vector<int32_t>& out) const;
     SearchPath exact(const float* q, size_t k, const FilterMap& filter, int32_t* ids, float* scores) const;
 
     size_t d_ = 0, n_ = 0;
@@ -105,7 +132,9 @@ class AcornIndex {
     BuildState* build_ = nullptr;
 
     mutable std::unique_ptr<VisitedPool> visited_pool_;
-    mutable std::atomic<uint64_t> distance_computations_{0}, graph_queries_{0}, exact_queries_{0};
+    mutable std::mutex work_mutex_;
+    mutable std::map<size_t, std::vector<double>> graph_work_;  // efSearch -> expected work per grid level
+    mutable std::atomic<uint64_t> distance_computations_{0}, filter_checks_{0}, graph_queries_{0}, exact_queries_{0};
 
    public:
     ~AcornIndex();

@@ -166,11 +166,15 @@ PYBIND11_MODULE(filterbench_native, m) {
              },
              py::arg("Q"), py::arg("k"), py::arg("valid_rows"), py::arg("efSearch"),
              py::arg("fallback_selectivity"), py::arg("threads") = 1)
+        .def("calibrate", &AcornIndex::calibrate, py::arg("efSearch"), py::call_guard<py::gil_scoped_release>(),
+             "measures the graph's expected work at efSearch, for the per-query choice by cost")
+        .def("expected_graph_work", &AcornIndex::expected_graph_work, py::arg("efSearch"), py::arg("selectivity"))
         .def("save", &AcornIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
         .def_static("load", &AcornIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
         .def("serialized_size", &AcornIndex::serialized_size)
         .def_property_readonly("n", &AcornIndex::size)
         .def_property_readonly("distance_computations", &AcornIndex::distance_computations)
+        .def_property_readonly("filter_checks", &AcornIndex::filter_checks)
         .def_property_readonly("graph_queries", [](const AcornIndex& s) { return s.queries_on(SearchPath::Graph); })
         .def_property_readonly("exact_queries", [](const AcornIndex& s) { return s.queries_on(SearchPath::Exact); });
 
