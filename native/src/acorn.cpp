@@ -380,11 +380,12 @@ void AcornIndex::calibrate(size_t ef) const {
     // grid, queries a little off random base vectors.
     std::mt19937_64 rng(params_.seed + ef);
     std::vector<double> table;
+    if (n_ == 0) table.assign(kCalibrationLevels, 0.0);  // nothing to search: nothing to choose
     std::vector<int32_t> ids(ef);
     std::vector<float> scores(ef), q(d_);
     std::uniform_real_distribution<double> uniform(0.0, 1.0);
     std::normal_distribution<float> noise(0.0f, 1.0f);
-    for (int j = 0; j < kCalibrationLevels; j++) {
+    for (int j = 0; j < kCalibrationLevels && n_ > 0; j++) {
         double selectivity = std::ldexp(1.0, -2 * (kCalibrationLevels - 1 - j));  // 1/1024 .. 1
         std::vector<uint8_t> bits((n_ + 7) / 8, 0);
         for (size_t i = 0; i < n_; i++)
@@ -407,11 +408,8 @@ void AcornIndex::calibrate(size_t ef) const {
 
 double AcornIndex::expected_graph_work(size_t ef, double selectivity) const {
     calibrate(ef);  // at once when the caller calibrated (Acorn.set_query_arguments does)
-    std::vector<double> table;
-    {
-        std::lock_guard<std::mutex> lock(work_mutex_);
-        table = graph_work_.at(ef);
-    }
+    std::lock_guard<std::mutex> lock(work_mutex_);
+    const std::vector<double>& table = graph_work_.at(ef);
     // Linear in log4(selectivity) between the grid's levels; constant beyond its ends.
     double x = std::log2(std::max(selectivity, 1e-300)) / 2.0 + double(kCalibrationLevels - 1);
     if (x <= 0) return table.front();
