@@ -147,22 +147,28 @@ def _digest(*parts):
 
 class _Progress:
     """Progress of one ground truth: a bar on a terminal; elsewhere (a log file) a line at most
-    every 30 s. Both say how long is left."""
+    every 30 s. Both say how long is left, timed on the blocks computed, not those read back."""
 
     def __init__(self, name, total, log):
         self.name, self.total, self.log = name, total, log
         self.bar = tqdm(total=total, unit="query", desc=f"  ground truth {name}", file=sys.stderr, disable=None,
                         dynamic_ncols=True, leave=False)
-        self.done, self.start, self.said = 0, time.time(), time.time()
+        self.done = self.resumed = 0
+        self.start = self.said = time.time()
 
-    def __call__(self, count):
+    def __call__(self, count, resumed=False):
         self.bar.update(count)
         self.done += count
         now = time.time()
+        if resumed:
+            self.resumed += count
+            self.start = now
+            return
         if self.bar.disable and now - self.said >= 30 and self.done < self.total:
-            left = (now - self.start) / self.done * (self.total - self.done)
-            self.log(f"    {self.name}: {self.done:,} of {self.total:,} queries in {now - self.start:.0f} s; "
-                     f"about {left:.0f} s left")
+            left = (now - self.start) / (self.done - self.resumed) * (self.total - self.done)
+            self.log(f"    {self.name}: {self.done:,} of {self.total:,} queries"
+                     + (f" ({self.resumed:,} saved by an earlier run)" if self.resumed else "")
+                     + f"; about {left:.0f} s left")
             self.said = now
 
     def __enter__(self):

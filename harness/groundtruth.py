@@ -90,7 +90,8 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=None, base_b
     base fits in _KEEP_BYTES), and a block of queries holds at most 256 MiB of filter maps.
     filter_maps: None (unfiltered), or a callable (start, stop) -> uint8 [stop-start, ceil(n/8)]
     that returns the packed filter maps of those queries (so no nq × n matrix is ever held).
-    progress: called with the number of queries of each finished block (a tqdm bar's update).
+    progress: called with the number of queries of each finished block, and whether it was read back
+    from the checkpoint rather than computed.
     checkpoint: a directory that names these inputs; each finished block of queries is saved there
     and an interrupted run started again resumes after the last one saved.
     Returns neighbors int64 [nq, K] (-1 padded), distances float32 [nq, K] (+inf padded),
@@ -194,6 +195,6 @@ def knn(train, test, distance, K=100, filter_maps=None, query_block=None, base_b
         if saved and done is None:
             saved.save(q0, q1, neighbors[q0:q1], distances[q0:q1], valid_count[q0:q1])
         if progress is not None:
-            progress(q1 - q0)
+            progress(q1 - q0, done is not None)
     pool.shutdown()
     return neighbors, distances, valid_count

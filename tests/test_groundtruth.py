@@ -108,9 +108,9 @@ def test_an_interrupted_ground_truth_resumes_after_its_last_saved_block(tmp_path
     asked.clear()
     done = []
     resumed = knn(train, test, "euclidean", 10, filter_maps=lambda a, b: asked.append(a) or maps[a:b], query_block=10,
-                  checkpoint=tmp_path, progress=done.append)
+                  checkpoint=tmp_path, progress=lambda count, resumed: done.append((count, resumed)))
     assert asked == [20], "only the block that was not saved is computed again"
-    assert done == [10, 10, 10], "saved blocks count as progress too"
+    assert done == [(10, True), (10, True), (10, False)], "saved blocks count as progress, said to be read back"
     for ours, theirs in zip(resumed, whole):
         assert np.array_equal(ours, theirs)
 
