@@ -84,16 +84,22 @@ class LabelIndex:
 
     def _intersection(self, labels):
         """Bitset of the items that carry every label in `labels` (internal label ids)."""
+        ids, bits = self._matching(labels)
+        return bits if ids is None else ids_to_bitset(ids, self.n)
+
+    def _matching(self, labels):
+        """(ids, None) or (None, bitset) of the items that carry every label in `labels`: the ids
+        where a posting list narrows it, a bitset where every label is frequent."""
         if not labels:
-            return self._all.copy()
+            return None, self._all.copy()
         labels = sorted(labels, key=self._count.__getitem__)
         if self._count[labels[0]] == 0:
-            return np.zeros_like(self._all)
+            return np.zeros(0, dtype=np.int64), None
         if labels[0] in self.dense:  # every label is frequent: AND the bitsets
             out = self.dense[labels[0]].copy()
             for label in labels[1:]:
                 np.bitwise_and(out, self.dense[label], out=out)
-            return out
+            return None, out
         ids = self.posting(labels[0])  # the rarest list, narrowed by each other label
         for label in labels[1:]:
             if len(ids) == 0:
@@ -105,7 +111,18 @@ class LabelIndex:
                 pos = np.searchsorted(other, ids)
                 pos[pos == len(other)] = 0
                 ids = ids[other[pos] == ids]
-        return ids_to_bitset(ids, self.n)
+        return ids, None
+
+    def count_all_of(self, labels):
+        """How many items carry every label: all_of's popcount, without a bitset where a posting
+        list answers (drawing 10,000 workloads at 10M made a 1.25 MB bitset per candidate)."""
+        labels = {int(x) for x in labels}
+        if any(not 0 <= x < self.n_labels for x in labels):
+            return 0
+        if len(labels) == 1:
+            return int(self._count[labels.pop()])
+        ids, bits = self._matching(labels)
+        return int(popcount(bits)) if ids is None else len(ids)
 
     def all_of(self, labels, size=None):
         """Bitset of the items that carry every label (a label this index does not know: none),

@@ -26,6 +26,7 @@ def test_postings_match_a_naive_evaluation(base, queries):
     for q in queries:
         labels = np.array(sorted(q))
         assert np.array_equal(unpack(index.all_of(labels), len(base)), [q <= b for b in base])
+        assert index.count_all_of(labels) == sum(q <= b for b in base)
         assert np.array_equal(unpack(index.any_of(labels), len(base)), [bool(q & b) for b in base])
         assert np.array_equal(unpack(index.all_of(labels, size=len(q)), len(base)), [q == b for b in base])
         assert not np.unpackbits(index.all_of(labels), bitorder="little")[len(base):].any(), "bits past n must be 0"
@@ -51,6 +52,7 @@ def test_dense_and_sparse_postings_agree_at_scale():
     for q in ({0}, {0, 7}, {7, 9}, {0, 7, 9}):
         labels = np.array(sorted(q))
         assert np.array_equal(unpack(index.all_of(labels), n), [q <= b for b in base])
+        assert index.count_all_of(labels) == sum(q <= b for b in base)
         assert np.array_equal(unpack(index.any_of(labels), n), [bool(q & b) for b in base])
 
 

@@ -44,7 +44,7 @@ class LabelPredicate(Predicate):
                 source = own.row(i) if own is not None and attempt < ATTEMPTS else \
                     self.attribute.row(int(rng.integers(len(self.attribute))))
                 cand = np.sort(np.asarray(given[i])) if given is not None and attempt == 0 else self.candidate(source, rng)
-                if cand is not None and popcount(self.filter_map(cand)) >= MIN_VALID:
+                if cand is not None and self.passing_count(cand) >= MIN_VALID:
                     chosen = cand
                     break
             if chosen is None:
@@ -53,6 +53,10 @@ class LabelPredicate(Predicate):
             redrawn += attempt > 0
             out.append(np.asarray(chosen, dtype=np.int32))
         return out, redrawn
+
+    def passing_count(self, operands):
+        """How many base vectors pass (the workload's MIN_VALID check)."""
+        return int(popcount(self.filter_map(operands)))
 
     def store(self, operands, prefix):
         csr = Csr.from_rows(operands)

@@ -15,6 +15,9 @@ class Containment(LabelPredicate):
     def filter_map(self, operands):
         return self.index().all_of(operands)
 
+    def passing_count(self, operands):
+        return self.index().count_all_of(operands)
+
     def passes_many(self, ids, owners, operands):
         shared, _, wanted = self.shared_labels(ids, owners, operands)
         return shared == wanted
