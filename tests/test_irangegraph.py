@@ -49,7 +49,7 @@ def test_never_returns_an_id_outside_the_range_and_reaches_high_recall(built):
     values = attribute.values
     rng = np.random.default_rng(1)
     hits = total = 0
-    for exact_below in (0, 1024):
+    for exact_below in (0, 1024, None):  # the graph only, scans of small ranges, the choice by cost
         algo.set_query_arguments(ef_search=128, exact_below=exact_below)
         for q, (lo, hi) in zip(Q, ranges(values, rng)):
             ids = algo.filtered_query(q, 10, Filter("range", "value", (lo, hi)), None)
@@ -57,7 +57,27 @@ def test_never_returns_an_id_outside_the_range_and_reaches_high_recall(built):
             truth = exact(X, values, q, lo, hi, 10)
             hits += len(set(ids) & set(truth))
             total += len(truth)
-    assert hits / total >= 0.98  # graph only (exact_below 0) and with the scan of small ranges
+    assert hits / total >= 0.98
+
+
+def test_each_range_takes_the_path_expected_to_do_less_work():
+    # By default a range of m vectors is scanned when m x d is at most the improvised graph's
+    # expected work at m (calibrated per ef_search and entry_points): small ranges are scanned,
+    # answered exactly, and large ones searched.
+    X, attribute, Q = data(n=20000, d=64)
+    algo = fitted(X, attribute, M=16, ef_construction=64)
+    algo.set_query_arguments(ef_search=32)
+    values = np.sort(attribute.values)
+    for count, path in ((40, "exact"), (10000, "graph")):
+        lo, hi = values[5000], values[5000 + count - 1]
+        span = int(((attribute.values >= lo) & (attribute.values <= hi)).sum())
+        expected = span * X.shape[1] <= algo.index.expected_graph_work(32, algo.entry_points, span)
+        assert expected == (path == "exact"), "the cost puts this range on one path"
+        before = algo.stats()[f"{path}_queries"]
+        ids = algo.filtered_query(Q[0], 10, Filter("range", "value", (lo, hi)), None)
+        assert algo.stats()[f"{path}_queries"] == before + 1
+        if path == "exact":
+            assert list(ids) == list(exact(X, attribute.values, Q[0], lo, hi, 10))
 
 
 def test_small_ranges_are_scanned_exactly_and_counted(built):

@@ -16,6 +16,7 @@ METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
 # follows the clusters, a range is a run of clusters that its graph barely links (on
 # random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from 64).
 ENTRY_POINTS = 64
+BY_COST = -1  # exact_below that lets the expected work choose, per query
 
 
 class IRangeGraph(NativeIndex):
@@ -28,7 +29,7 @@ class IRangeGraph(NativeIndex):
         super().__init__(distance)
         self.M, self.ef_construction, self.seed = int(M), int(ef_construction), int(seed)
         self.native.check_irange_params(self.M, self.ef_construction)  # before any data
-        self.ef_search, self.exact_below, self.entry_points = 64, 1024, ENTRY_POINTS
+        self.ef_search, self.exact_below, self.entry_points = 64, BY_COST, ENTRY_POINTS
 
     def fit(self, X, attribute):
         if attribute is None or attribute.kind != "numeric":
@@ -38,13 +39,17 @@ class IRangeGraph(NativeIndex):
         self.index = self.native.IRangeGraph(d, METRICS[self.distance], self.M, self.ef_construction, self.seed)
         self.index.build(X, np.asarray(attribute.values, dtype=np.float64), self.threads)
 
-    def set_query_arguments(self, ef_search=64, exact_below=1024, entry_points=ENTRY_POINTS):
-        """ef_search: the search list; exact_below: ranges holding at most this many vectors are
-        scanned (their vectors are contiguous in the index), larger ones searched from entry_points
-        vectors spread evenly through the range."""
+    def set_query_arguments(self, ef_search=64, exact_below=None, entry_points=ENTRY_POINTS):
+        """ef_search: the search list; entry_points: the search starts from this many vectors spread
+        evenly through the range. A range is scanned instead (its vectors are contiguous in the
+        index) when that is expected to do less work than the search (native/src/irange.h,
+        calibrate); exact_below fixes it instead: ranges of at most this many vectors are scanned."""
         if int(entry_points) < 1:
             raise ValueError(f"entry_points must be at least 1, got {entry_points}")
-        self.ef_search, self.exact_below, self.entry_points = int(ef_search), int(exact_below), int(entry_points)
+        self.ef_search, self.entry_points = int(ef_search), int(entry_points)
+        self.exact_below = BY_COST if exact_below is None else int(exact_below)
+        if self.exact_below == BY_COST and hasattr(self, "index"):
+            self.index.calibrate(self.ef_search, self.entry_points)  # here, so that no timed query pays for it
 
     @staticmethod
     def bounds(filter):

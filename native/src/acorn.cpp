@@ -367,32 +367,22 @@ SearchPath AcornIndex::search(const float* q, size_t k, const FilterMap& filter,
 // ---------------------------------------------------------------------------------------------
 // The graph's expected work, for the per-query choice between graph and exact scan
 
-double AcornIndex::GraphWork::cost(size_t d) const {
-    return double(distances) * double(d) * kGraphDistanceCost + double(checks) * kFilterCheckCost;
-}
-
 void AcornIndex::calibrate(size_t ef) const {
-    {
-        std::lock_guard<std::mutex> lock(work_mutex_);
-        if (graph_work_.count(ef)) return;
-    }
-    // Seeded, so the choice is the same on every run: random filters at each selectivity of the
+    // Seeded, so the choice is the same on every run: random filters passing each share of the
     // grid, queries a little off random base vectors.
-    std::mt19937_64 rng(params_.seed + ef);
-    std::vector<double> table;
-    if (n_ == 0) table.assign(kCalibrationLevels, 0.0);  // nothing to search: nothing to choose
-    std::vector<int32_t> ids(ef);
-    std::vector<float> scores(ef), q(d_);
-    std::uniform_real_distribution<double> uniform(0.0, 1.0);
-    std::normal_distribution<float> noise(0.0f, 1.0f);
-    for (int j = 0; j < kCalibrationLevels && n_ > 0; j++) {
-        double selectivity = std::ldexp(1.0, -2 * (kCalibrationLevels - 1 - j));  // 1/1024 .. 1
+    expected_work_.calibrate(ef, [&](double selectivity) {
+        if (n_ == 0) return 0.0;  // nothing to search: nothing to choose
+        std::mt19937_64 rng(params_.seed + ef + uint64_t(selectivity * 1e9));
+        std::uniform_real_distribution<double> uniform(0.0, 1.0);
+        std::normal_distribution<float> noise(0.0f, 1.0f);
         std::vector<uint8_t> bits((n_ + 7) / 8, 0);
         for (size_t i = 0; i < n_; i++)
             if (uniform(rng) < selectivity) bits[i >> 3] |= uint8_t(1u << (i & 7));
         FilterMap filter{bits.data(), n_};
+        std::vector<int32_t> ids(ef);
+        std::vector<float> scores(ef), q(d_);
         double total = 0;
-        for (int c = 0; c < kCalibrationQueries; c++) {
+        for (int c = 0; c < ExpectedWork::kSamples; c++) {
             const float* base = vec(std::uniform_int_distribution<size_t>(0, n_ - 1)(rng));
             float spread = 0;
             for (size_t t = 0; t < d_; t++) spread += std::fabs(base[t]);
@@ -400,25 +390,16 @@ void AcornIndex::calibrate(size_t ef) const {
             for (size_t t = 0; t < d_; t++) q[t] = base[t] + spread * noise(rng);
             total += graph_search(q.data(), ef, filter, ef, ids.data(), scores.data()).cost(d_);
         }
-        table.push_back(total / kCalibrationQueries);
-    }
-    std::lock_guard<std::mutex> lock(work_mutex_);
-    graph_work_[ef] = table;
+        return total / ExpectedWork::kSamples;
+    });
 }
 
 double AcornIndex::expected_graph_work(size_t ef, double selectivity) const {
     calibrate(ef);  // at once when the caller calibrated (Acorn.set_query_arguments does)
-    std::lock_guard<std::mutex> lock(work_mutex_);
-    const std::vector<double>& table = graph_work_.at(ef);
-    // Linear in log4(selectivity) between the grid's levels; constant beyond its ends.
-    double x = std::log2(std::max(selectivity, 1e-300)) / 2.0 + double(kCalibrationLevels - 1);
-    if (x <= 0) return table.front();
-    if (x >= kCalibrationLevels - 1) return table.back();
-    int j = int(x);
-    return table[j] + (x - j) * (table[j + 1] - table[j]);
+    return expected_work_.at(ef, selectivity);
 }
 
-AcornIndex::GraphWork AcornIndex::graph_search(const float* q, size_t k, const FilterMap& filter, size_t efSearch,
+GraphWork AcornIndex::graph_search(const float* q, size_t k, const FilterMap& filter, size_t efSearch,
                                                int32_t* ids, float* scores) const {
     size_t ef = std::max(efSearch, k);
     auto visited = visited_pool_->get();

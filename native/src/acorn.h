@@ -17,9 +17,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +26,7 @@
 #include "filterbench/distance.h"
 #include "filterbench/heap.h"
 #include "filterbench/visited.h"
+#include "filterbench/work.h"
 
 namespace filterbench {
 
@@ -96,17 +95,6 @@ class AcornIndex {
     void compress_level0(int threads);
 
     // Search.
-    // Work in units of one float of an exact scan's distance computation. Fitted to ACORN-1's
-    // query times on arxiv (199k x 384, 1,000 queries): a scan takes 0.20 ns a float; a graph
-    // search 0.39-0.46 a float of its distance computations (random access, about twice) and
-    // 2.4-2.7 ns a filter check of its one- and two-hop neighbours (about 12 floats).
-    static constexpr double kGraphDistanceCost = 2.0;
-    static constexpr double kFilterCheckCost = 12.0;
-    static constexpr int kCalibrationLevels = 6, kCalibrationQueries = 16;
-    struct GraphWork {
-        uint64_t distances = 0, checks = 0;
-        double cost(size_t d) const;
-    };
     GraphWork graph_search(const float* q, size_t k, const FilterMap& filter, size_t efSearch, int32_t* ids,
                            float* scores) const;
     // Returns how many ids it looked at (the graph's filter checks).
@@ -132,8 +120,7 @@ class AcornIndex {
     BuildState* build_ = nullptr;
 
     mutable std::unique_ptr<VisitedPool> visited_pool_;
-    mutable std::mutex work_mutex_;
-    mutable std::map<size_t, std::vector<double>> graph_work_;  // efSearch -> expected work per grid level
+    mutable ExpectedWork expected_work_;  // by efSearch
     mutable std::atomic<uint64_t> distance_computations_{0}, filter_checks_{0}, graph_queries_{0}, exact_queries_{0};
 
    public:

@@ -191,74 +191,117 @@ void IRangeIndex::span(double lo, double hi, size_t& begin, size_t& end) const {
     if (end < begin || std::isnan(lo) || std::isnan(hi)) end = begin;
 }
 
-RangePath IRangeIndex::search(const float* q, size_t k, double lo, double hi, size_t ef_search, size_t exact_below,
+RangePath IRangeIndex::search(const float* q, size_t k, double lo, double hi, size_t ef_search, int64_t exact_below,
                               size_t entry_points, int32_t* ids, float* scores) const {
     std::fill(ids, ids + k, -1);
     std::fill(scores, scores + k, INFINITY);
     size_t begin, end;
     span(lo, hi, begin, end);
     size_t m = end - begin;
-    TopK top(std::max(k, ef_search));
-    uint64_t computed = 0;
-    RangePath path = m <= exact_below ? RangePath::Exact : RangePath::Graph;
-    if (path == RangePath::Exact) {  // a contiguous block of memory: scanned in order
+    bool scan = exact_below < 0 ? double(m) * double(d_) <= expected_graph_work(ef_search, entry_points, m)
+                                : m <= size_t(exact_below);
+    RangePath path = scan ? RangePath::Exact : RangePath::Graph;
+    std::vector<Neighbor> found;
+    if (scan) {  // a contiguous block of memory: scanned in order
         TopK exact(k);
         for (size_t p = begin; p < end; p++) exact.push({dist(q, p), int32_t(p)});
-        computed = m;
-        top = std::move(exact);
+        distance_computations_ += m;
+        found = exact.take_sorted();
     } else {
-        auto visited = visited_pool_->get();
-        NearestOnTop candidates;
-        // Entries spread evenly through the span: where the attribute follows the clusters, the span
-        // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
-        size_t entries = std::max<size_t>(1, std::min(entry_points, m));
-        for (size_t i = 0; i < entries; i++) {
-            int32_t p = int32_t(begin + (2 * i + 1) * m / (2 * entries));
-            if (visited->test_and_mark(p)) continue;
-            Neighbor s{dist(q, p), p};
-            computed++;
-            candidates.push(s);
-            top.push(s);
-        }
-        std::vector<int32_t> gathered;
-        gathered.reserve(M());
-        while (!candidates.empty()) {
-            Neighbor c = candidates.top();
-            if (top.full() && c.score > top.bound()) break;
-            candidates.pop();
-            // The improvised graph: c's neighbours inside the span, layer 0 first, at most M.
-            gathered.clear();
-            for (size_t layer = 0; layer < layers_ && gathered.size() < M(); layer++) {
-                const int32_t* list = links(layer, size_t(c.id));
-                for (size_t j = 0; j < M() && gathered.size() < M(); j++) {
-                    int32_t v = list[j];
-                    if (v < 0) break;
-                    if (size_t(v) < begin || size_t(v) >= end) continue;
-                    if (std::find(gathered.begin(), gathered.end(), v) == gathered.end()) gathered.push_back(v);
-                }
-            }
-            size_t fresh = 0;
-            for (int32_t v : gathered)
-                if (!visited->test_and_mark(v)) gathered[fresh++] = v, prefetch_vector(vec(v), d_);
-            for (size_t i = 0; i < fresh; i++) {
-                int32_t v = gathered[i];
-                float s = dist(q, v);
-                computed++;
-                if (!top.full() || s < top.bound()) {
-                    candidates.push({s, v});
-                    top.push({s, v});
-                }
-            }
-        }
+        TopK top(std::max(k, ef_search));
+        GraphWork work = graph_search(q, begin, end, ef_search, entry_points, top);
+        distance_computations_ += work.distances;
+        found = top.take_sorted();
     }
-    std::vector<Neighbor> found = top.take_sorted();
     for (size_t i = 0; i < std::min(k, found.size()); i++) {
         ids[i] = original_[found[i].id];
         scores[i] = found[i].score;
     }
-    distance_computations_ += computed;
     path_counts_[int(path)]++;
     return path;
+}
+
+GraphWork IRangeIndex::graph_search(const float* q, size_t begin, size_t end, size_t ef_search, size_t entry_points,
+                                    TopK& top) const {
+    size_t m = end - begin;
+    GraphWork work;
+    auto visited = visited_pool_->get();
+    NearestOnTop candidates;
+    // Entries spread evenly through the span: where the attribute follows the clusters, the span
+    // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
+    size_t entries = std::max<size_t>(1, std::min(entry_points, m));
+    for (size_t i = 0; i < entries && m > 0; i++) {
+        int32_t p = int32_t(begin + (2 * i + 1) * m / (2 * entries));
+        if (visited->test_and_mark(p)) continue;
+        Neighbor s{dist(q, p), p};
+        work.distances++;
+        candidates.push(s);
+        top.push(s);
+    }
+    std::vector<int32_t> gathered;
+    gathered.reserve(M());
+    while (!candidates.empty()) {
+        Neighbor c = candidates.top();
+        if (top.full() && c.score > top.bound()) break;
+        candidates.pop();
+        // The improvised graph: c's neighbours inside the span, layer 0 first, at most M.
+        gathered.clear();
+        for (size_t layer = 0; layer < layers_ && gathered.size() < M(); layer++) {
+            const int32_t* list = links(layer, size_t(c.id));
+            for (size_t j = 0; j < M() && gathered.size() < M(); j++) {
+                int32_t v = list[j];
+                if (v < 0) break;
+                work.checks++;
+                if (size_t(v) < begin || size_t(v) >= end) continue;
+                if (std::find(gathered.begin(), gathered.end(), v) == gathered.end()) gathered.push_back(v);
+            }
+        }
+        size_t fresh = 0;
+        for (int32_t v : gathered)
+            if (!visited->test_and_mark(v)) gathered[fresh++] = v, prefetch_vector(vec(v), d_);
+        for (size_t i = 0; i < fresh; i++) {
+            int32_t v = gathered[i];
+            float s = dist(q, v);
+            work.distances++;
+            if (!top.full() || s < top.bound()) {
+                candidates.push({s, v});
+                top.push({s, v});
+            }
+        }
+    }
+    return work;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The graph's expected work, for the per-query choice between graph and scan of the span
+
+void IRangeIndex::calibrate(size_t ef_search, size_t entry_points) const {
+    // Seeded, so the choice is the same on every run: spans of each share of the grid at random
+    // places, queries a little off a random vector of the span.
+    expected_work_.calibrate(setting(ef_search, entry_points), [&](double share) {
+        if (present_ == 0) return 0.0;
+        size_t m = std::max<size_t>(1, size_t(share * double(present_)));
+        std::mt19937_64 rng(params_.seed + ef_search * 1000003 + entry_points + uint64_t(share * 1e9));
+        std::normal_distribution<float> noise(0.0f, 1.0f);
+        std::vector<float> q(d_);
+        double total = 0;
+        for (int c = 0; c < ExpectedWork::kSamples; c++) {
+            size_t begin = std::uniform_int_distribution<size_t>(0, present_ - m)(rng);
+            const float* near = vec(begin + std::uniform_int_distribution<size_t>(0, m - 1)(rng));
+            float spread = 0;
+            for (size_t t = 0; t < d_; t++) spread += std::fabs(near[t]);
+            spread = 0.05f * spread / float(d_);
+            for (size_t t = 0; t < d_; t++) q[t] = near[t] + spread * noise(rng);
+            TopK top(ef_search);
+            total += graph_search(q.data(), begin, begin + m, ef_search, entry_points, top).cost(d_);
+        }
+        return total / ExpectedWork::kSamples;
+    });
+}
+
+double IRangeIndex::expected_graph_work(size_t ef_search, size_t entry_points, size_t span) const {
+    calibrate(ef_search, entry_points);  // at once when the caller calibrated (IRangeGraph.set_query_arguments does)
+    return expected_work_.at(setting(ef_search, entry_points), double(span) / double(std::max<size_t>(1, present_)));
 }
 
 // ---------------------------------------------------------------------------------------------

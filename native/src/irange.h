@@ -25,6 +25,7 @@
 #include "filterbench/distance.h"
 #include "filterbench/heap.h"
 #include "filterbench/visited.h"
+#include "filterbench/work.h"
 
 namespace filterbench {
 
@@ -47,9 +48,19 @@ class IRangeIndex {
 
     // The k nearest base ids (original numbering) with lo <= value <= hi, nearest first; returns
     // the path taken (the rest of ids is -1). A span of at most exact_below vectors is scanned;
-    // a larger one is searched from entry_points vectors spread evenly through it.
-    RangePath search(const float* q, size_t k, double lo, double hi, size_t ef_search, size_t exact_below,
+    // a larger one is searched from entry_points vectors spread evenly through it. exact_below
+    // BY_COST: the span is scanned when that is expected to do less work (see calibrate).
+    static constexpr int64_t BY_COST = -1;
+    RangePath search(const float* q, size_t k, double lo, double hi, size_t ef_search, int64_t exact_below,
                      size_t entry_points, int32_t* ids, float* scores) const;
+
+    // Measures the improvised graph's work at (ef_search, entry_points) on a seeded sample: mean
+    // distance computations and neighbour-list entries looked at, over spans of 1/1024, 1/256,
+    // ..., all of the base (filterbench/work.h). A span of m vectors is then scanned when m × d
+    // is at most the graph's work interpolated at m. Once per setting (search does it when
+    // needed; IRangeGraph.set_query_arguments calls it so that no timed query pays).
+    void calibrate(size_t ef_search, size_t entry_points) const;
+    double expected_graph_work(size_t ef_search, size_t entry_points, size_t span) const;
 
     void save(const std::string& path) const;
     static std::unique_ptr<IRangeIndex> load(const std::string& path);
@@ -77,6 +88,10 @@ class IRangeIndex {
     void insert(Build& b, size_t layer, int32_t p, int32_t entry);
     std::vector<Neighbor> prune(int32_t p, std::vector<Neighbor> candidates) const;
     void span(double lo, double hi, size_t& begin, size_t& end) const;
+    // Best-first search of the graph improvised over [begin, end) into top; returns its work.
+    GraphWork graph_search(const float* q, size_t begin, size_t end, size_t ef_search, size_t entry_points,
+                           TopK& top) const;
+    static uint64_t setting(size_t ef_search, size_t entry_points) { return (uint64_t(ef_search) << 32) | entry_points; }
 
     size_t d_ = 0, n_ = 0, present_ = 0, layers_ = 0;
     Metric metric_ = Metric::L2;
@@ -88,6 +103,7 @@ class IRangeIndex {
     mutable std::unique_ptr<VisitedPool> visited_pool_;
     mutable std::atomic<uint64_t> distance_computations_{0};
     mutable std::atomic<uint64_t> path_counts_[2] = {0, 0};
+    mutable ExpectedWork expected_work_;  // by (ef_search, entry_points)
 };
 
 }  // namespace filterbench

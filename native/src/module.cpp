@@ -429,7 +429,7 @@ PYBIND11_MODULE(filterbench_native, m) {
              py::arg("X"), py::arg("values"), py::arg("threads") = 1)
         .def("search",
              [](const IRangeIndex& self, FloatArray q, size_t k, double lo, double hi, size_t ef_search,
-                size_t exact_below, size_t entry_points) {
+                int64_t exact_below, size_t entry_points) {
                  check_dimension(q, self.dimension(), "search: query");
                  check_entry_points(entry_points);
                  py::array_t<int32_t> ids(k);
@@ -446,7 +446,7 @@ PYBIND11_MODULE(filterbench_native, m) {
              py::arg("entry_points"), "-> (ids nearest first, padded with -1; 'graph' or 'exact')")
         .def("search_batch",
              [](const IRangeIndex& self, FloatArray Q, size_t k, DoubleArray lo, DoubleArray hi, size_t ef_search,
-                size_t exact_below, size_t entry_points, int threads) {
+                int64_t exact_below, size_t entry_points, int threads) {
                  if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
                  check_entry_points(entry_points);
                  check_dimension(Q, self.dimension(), "search_batch: queries");
@@ -460,6 +460,11 @@ PYBIND11_MODULE(filterbench_native, m) {
              },
              py::arg("Q"), py::arg("k"), py::arg("lo"), py::arg("hi"), py::arg("ef_search"), py::arg("exact_below"),
              py::arg("entry_points"), py::arg("threads") = 1)
+        .def("calibrate", &IRangeIndex::calibrate, py::arg("ef_search"), py::arg("entry_points"),
+             py::call_guard<py::gil_scoped_release>(),
+             "measures the improvised graph's expected work, for the per-query choice by cost")
+        .def("expected_graph_work", &IRangeIndex::expected_graph_work, py::arg("ef_search"), py::arg("entry_points"),
+             py::arg("span"))
         .def("save", &IRangeIndex::save, py::arg("path"), py::call_guard<py::gil_scoped_release>())
         .def_static("load", &IRangeIndex::load, py::arg("path"), py::call_guard<py::gil_scoped_release>())
         .def("serialized_size", &IRangeIndex::serialized_size)
