@@ -62,7 +62,7 @@ def main(argv=None):
     rows = {
         "irangegraph": work.sweep(builds["irangegraph"][0], "irangegraph",
                                   [{"ef_search": ef, "exact_below": e, "entry_points": args.entry_points}
-                                   for e in (0, 1024) for ef in EF_GRID], True),
+                                   for e in (0, None) for ef in EF_GRID], True),  # graph only; by cost
         "acorn-gamma": work.sweep(builds["acorn-gamma"][0], "acorn-gamma", efs, True),
         "acorn-1": work.sweep(builds["acorn-1"][0], "acorn-1", efs, True),
         "faiss-hnsw-bitmap": work.sweep(builds["faiss-hnsw"][0], "faiss-hnsw-bitmap", efs + [{"efSearch": 1280}], True),
