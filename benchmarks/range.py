@@ -60,9 +60,11 @@ def main(argv=None):
         ("bruteforce", BruteForce(ds.distance))]}
     efs = [{"efSearch": ef} for ef in EF_GRID]
     rows = {
-        "irangegraph": work.sweep(builds["irangegraph"][0], "irangegraph",
-                                  [{"ef_search": ef, "exact_below": e, "entry_points": args.entry_points}
-                                   for e in (0, None) for ef in EF_GRID], True),  # graph only; by cost
+        # The default (a span scanned where that is expected to be cheaper), the graph alone, and
+        # the fixed size the cost replaced.
+        **{name: work.sweep(builds["irangegraph"][0], name,
+                            [{"ef_search": ef, "exact_below": e, "entry_points": args.entry_points} for ef in EF_GRID], True)
+           for name, e in (("irangegraph", None), ("irangegraph-graph-only", 0), ("irangegraph-scan-1024", 1024))},
         "acorn-gamma": work.sweep(builds["acorn-gamma"][0], "acorn-gamma", efs, True),
         "acorn-1": work.sweep(builds["acorn-1"][0], "acorn-1", efs, True),
         "faiss-hnsw-bitmap": work.sweep(builds["faiss-hnsw"][0], "faiss-hnsw-bitmap", efs + [{"efSearch": 1280}], True),
