@@ -400,7 +400,7 @@ double AcornIndex::expected_graph_work(size_t ef, double selectivity) const {
 }
 
 GraphWork AcornIndex::graph_search(const float* q, size_t k, const FilterMap& filter, size_t efSearch,
-                                               int32_t* ids, float* scores) const {
+                                   int32_t* ids, float* scores) const {
     size_t ef = std::max(efSearch, k);
     auto visited = visited_pool_->get();
     uint64_t computed = 0, checked = 0;

@@ -12,8 +12,9 @@
 // Search: only nodes that pass the filter get a distance computed or enter the queues. A node's
 // filtered neighbour list is all its passing neighbours, then, up to the predicate subgraph's
 // degree (M above level 0, 2M at level 0), the passing neighbours of its expanded neighbours
-// (ACORN-γ: those beyond position M_β at level 0; ACORN-1: all). Below a selectivity threshold the
-// graph is not navigable (the paper's 1/γ bound) and the query is answered exactly instead.
+// (ACORN-γ: those beyond position M_β at level 0; ACORN-1: all). Where an exact scan of the
+// passing vectors is expected to do less work than the graph (the paper: below its 1/γ bound,
+// where the predicate subgraph is not navigable), the scan answers instead.
 #pragma once
 #include <algorithm>
 #include <atomic>

@@ -13,7 +13,7 @@
 // first and downward, that lie in the span, until M are collected. High layers give in-span links
 // that cross segment borders; the layers whose segment lies inside the span give a full graph of
 // their segment. A best-first search with list ef_search starts from vertices spread through the
-// span. Ours, beside the paper: a span of at most exact_below positions is scanned instead
+// span. Ours, beside the paper: a span is scanned instead where that is expected to do less work
 // (its vectors are contiguous in memory, so a scan of a few thousand is faster than a search).
 #pragma once
 #include <atomic>
