@@ -374,7 +374,6 @@ void AcornIndex::calibrate(size_t ef) const {
         if (n_ == 0) return 0.0;  // nothing to search: nothing to choose
         std::mt19937_64 rng(params_.seed + ef + uint64_t(selectivity * 1e9));
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
-        std::normal_distribution<float> noise(0.0f, 1.0f);
         std::vector<uint8_t> bits((n_ + 7) / 8, 0);
         for (size_t i = 0; i < n_; i++)
             if (uniform(rng) < selectivity) bits[i >> 3] |= uint8_t(1u << (i & 7));
@@ -383,11 +382,7 @@ void AcornIndex::calibrate(size_t ef) const {
         std::vector<float> scores(ef), q(d_);
         double total = 0;
         for (int c = 0; c < ExpectedWork::kSamples; c++) {
-            const float* base = vec(std::uniform_int_distribution<size_t>(0, n_ - 1)(rng));
-            float spread = 0;
-            for (size_t t = 0; t < d_; t++) spread += std::fabs(base[t]);
-            spread = 0.05f * spread / float(d_);
-            for (size_t t = 0; t < d_; t++) q[t] = base[t] + spread * noise(rng);
+            near_vector(vec(std::uniform_int_distribution<size_t>(0, n_ - 1)(rng)), d_, rng, q);
             total += graph_search(q.data(), ef, filter, ef, ids.data(), scores.data()).cost(d_);
         }
         return total / ExpectedWork::kSamples;

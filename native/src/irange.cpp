@@ -282,16 +282,11 @@ void IRangeIndex::calibrate(size_t ef_search, size_t entry_points) const {
         if (present_ == 0) return 0.0;
         size_t m = std::max<size_t>(1, size_t(share * double(present_)));
         std::mt19937_64 rng(params_.seed + ef_search * 1000003 + entry_points + uint64_t(share * 1e9));
-        std::normal_distribution<float> noise(0.0f, 1.0f);
         std::vector<float> q(d_);
         double total = 0;
         for (int c = 0; c < ExpectedWork::kSamples; c++) {
             size_t begin = std::uniform_int_distribution<size_t>(0, present_ - m)(rng);
-            const float* near = vec(begin + std::uniform_int_distribution<size_t>(0, m - 1)(rng));
-            float spread = 0;
-            for (size_t t = 0; t < d_; t++) spread += std::fabs(near[t]);
-            spread = 0.05f * spread / float(d_);
-            for (size_t t = 0; t < d_; t++) q[t] = near[t] + spread * noise(rng);
+            near_vector(vec(begin + std::uniform_int_distribution<size_t>(0, m - 1)(rng)), d_, rng, q);
             TopK top(ef_search);
             total += graph_search(q.data(), begin, begin + m, ef_search, entry_points, top).cost(d_);
         }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <random>
 #include <vector>
 
 namespace filterbench {
@@ -21,6 +22,18 @@ struct GraphWork {
     static constexpr double kDistanceCost = 2.0, kCheckCost = 12.0;
     double cost(size_t d) const { return double(distances) * double(d) * kDistanceCost + double(checks) * kCheckCost; }
 };
+
+// A calibration query: `base` (a vector of d floats) moved by seeded noise of 5% of its mean
+// magnitude, so that a search does not start at its answer.
+template <class Rng>
+void near_vector(const float* base, size_t d, Rng& rng, std::vector<float>& q) {
+    std::normal_distribution<float> noise(0.0f, 1.0f);
+    float spread = 0;
+    for (size_t t = 0; t < d; t++) spread += std::fabs(base[t]);
+    spread = 0.05f * spread / float(d);
+    q.resize(d);
+    for (size_t t = 0; t < d; t++) q[t] = base[t] + spread * noise(rng);
+}
 
 // Expected graph work per search setting at the shares 1/1024, 1/256, ..., 1 of the base,
 // linear in log(share) between them and constant beyond.
