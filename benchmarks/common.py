@@ -63,18 +63,23 @@ class Workload:
                 ids[i, :len(found)] = found[:K]
             if count_maps and uses_map:
                 seconds += self.map_seconds
-            metrics, recall = self.evaluator.evaluate(ids, self.scenario, K, self.ids)
-            assert metrics["violations"] == 0, f"{name} returned ids that fail the filter"
-            quartile = self.quartile
-            row = {"name": name, "args": args, "recall": float(recall.mean()), "qps": self.nq / seconds.sum(),
-                   "quartiles": [(float(recall[quartile == j].mean()),
-                                  float((quartile == j).sum() / seconds[quartile == j].sum())) for j in range(4)],
-                   "groups": {g: (float(recall[m].mean()), float(m.sum() / seconds[m].sum()))
-                              for g, m in self.kind_groups.items() if m.any()}}
-            print(f"  {name:22s} {str(args):44s} recall {row['recall']:.3f}  QPS {row['qps']:8.0f}  "
-                  + "  ".join(f"Q{j + 1} {r:.2f}/{qps:.0f}" for j, (r, qps) in enumerate(row["quartiles"])), flush=True)
-            rows.append(row)
+            rows.append(self.row(name, args, ids, seconds))
         return rows
+
+    def row(self, name, args, ids, seconds):
+        """One sweep row from the ids (nq x K, -1 padded) found with one query setting and each
+        query's seconds, however they were timed. Every id is checked against its filter."""
+        metrics, recall = self.evaluator.evaluate(ids, self.scenario, K, self.ids)
+        assert metrics["violations"] == 0, f"{name} returned ids that fail the filter"
+        quartile = self.quartile
+        row = {"name": name, "args": args, "recall": float(recall.mean()), "qps": self.nq / seconds.sum(),
+               "quartiles": [(float(recall[quartile == j].mean()),
+                              float((quartile == j).sum() / seconds[quartile == j].sum())) for j in range(4)],
+               "groups": {g: (float(recall[m].mean()), float(m.sum() / seconds[m].sum()))
+                          for g, m in self.kind_groups.items() if m.any()}}
+        print(f"  {name:22s} {str(args):44s} recall {row['recall']:.3f}  QPS {row['qps']:8.0f}  "
+              + "  ".join(f"Q{j + 1} {r:.2f}/{qps:.0f}" for j, (r, qps) in enumerate(row["quartiles"])), flush=True)
+        return row
 
 
 def build(name, algo, X, attribute, threads):

@@ -131,10 +131,9 @@ def test_what_it_refuses():
         algo.filtered_query(Q[0], 10, Filter("containment", "labels", np.array([1])), None)
     with pytest.raises(ValueError, match="numeric attribute"):
         fitted(X, None)
-    with pytest.raises(ValueError, match="entry_points must be at least 1"):
-        algo.set_query_arguments(ef_search=16, entry_points=0)
-    with pytest.raises(ValueError, match="entry_points must be at least 1"):
-        algo.index.search(Q[0], 10, 0.0, 5.0, 16, 0, 0)  # the native index checks it too
+    for wrong in (0, -3, "all"):  # the native index's 0 is 'cover', never taken as a count
+        with pytest.raises(ValueError, match="entry_points must be at least 1 or 'cover'"):
+            algo.set_query_arguments(ef_search=16, entry_points=wrong)
 
 
 def test_more_entry_points_find_the_clusters_inside_a_range(built):
@@ -143,7 +142,7 @@ def test_more_entry_points_find_the_clusters_inside_a_range(built):
     X, attribute, Q, algo = built
     values = attribute.values
     recalls = {}
-    for entry_points in (1, 64):
+    for entry_points in (1, "cover", 64):
         algo.set_query_arguments(ef_search=16, exact_below=0, entry_points=entry_points)
         hits = total = 0
         for q, (lo, hi) in zip(Q, ranges(values, np.random.default_rng(2))):
@@ -152,3 +151,4 @@ def test_more_entry_points_find_the_clusters_inside_a_range(built):
             total += len(truth)
         recalls[entry_points] = hits / total
     assert recalls[64] > recalls[1], recalls
+    assert recalls["cover"] > recalls[1], recalls

@@ -16,6 +16,7 @@ METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
 # follows the clusters, a range is a run of clusters that its graph barely links (on
 # random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from 64).
 ENTRY_POINTS = 64
+COVER = "cover"  # entry_points: one entry per segment of the range's cover instead
 BY_COST = -1  # exact_below that lets the expected work choose, per query
 
 
@@ -41,12 +42,14 @@ class IRangeGraph(NativeIndex):
 
     def set_query_arguments(self, ef_search=64, exact_below=None, entry_points=ENTRY_POINTS):
         """ef_search: the search list; entry_points: the search starts from this many vectors spread
-        evenly through the range. A range is scanned instead (its vectors are contiguous in the
+        evenly through the range, or ('cover') from the middle of each segment of the range's
+        cover in the segment tree (at most two per layer). A range is scanned instead (its vectors are contiguous in the
         index) when that is expected to do less work than the search (native/src/irange.h,
         calibrate); exact_below fixes it instead: ranges of at most this many vectors are scanned."""
-        if int(entry_points) < 1:
-            raise ValueError(f"entry_points must be at least 1, got {entry_points}")
-        self.ef_search, self.entry_points = int(ef_search), int(entry_points)
+        if entry_points != COVER and (isinstance(entry_points, str) or int(entry_points) < 1):
+            raise ValueError(f"entry_points must be at least 1 or {COVER!r}, got {entry_points!r}")
+        # The native index takes 0 for the cover (IRangeIndex::COVER_ENTRIES).
+        self.ef_search, self.entry_points = int(ef_search), 0 if entry_points == COVER else int(entry_points)
         self.exact_below = BY_COST if exact_below is None else int(exact_below)
         if self.exact_below == BY_COST and hasattr(self, "index"):
             self.index.calibrate(self.ef_search, self.entry_points)  # here, so that no timed query pays for it

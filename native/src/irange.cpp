@@ -27,19 +27,15 @@ IRangeIndex::IRangeIndex(size_t d, Metric metric, IRangeParams params) : d_(d), 
     if (d == 0) throw std::invalid_argument("iRangeGraph: dimension must be positive");
 }
 
-// Layer j's segments are `width(j)` positions wide; layer 0 holds the whole base and the widths
+// Layer j's segments are `layer_width(j)` positions wide; layer 0 holds the whole base and the widths
 // halve down to the last layer, whose segments hold at most M positions (so segments nest).
 static size_t leaf_width(size_t n, size_t layers) { return (n + (size_t(1) << (layers - 1)) - 1) >> (layers - 1); }
 
-size_t IRangeIndex::segment_begin(size_t layer, size_t p) const {
-    size_t width = leaf_width(n_, layers_) << (layers_ - 1 - layer);
-    return p / width * width;
-}
+size_t IRangeIndex::layer_width(size_t layer) const { return leaf_width(n_, layers_) << (layers_ - 1 - layer); }
 
-size_t IRangeIndex::segment_end(size_t layer, size_t p) const {
-    size_t width = leaf_width(n_, layers_) << (layers_ - 1 - layer);
-    return std::min(n_, p / width * width + width);
-}
+size_t IRangeIndex::segment_begin(size_t layer, size_t p) const { return p / layer_width(layer) * layer_width(layer); }
+
+size_t IRangeIndex::segment_end(size_t layer, size_t p) const { return std::min(n_, segment_begin(layer, p) + layer_width(layer)); }
 
 // ---------------------------------------------------------------------------------------------
 // Build
@@ -221,33 +217,73 @@ RangePath IRangeIndex::search(const float* q, size_t k, double lo, double hi, si
     return path;
 }
 
+template <class Each>
+void IRangeIndex::cover(size_t begin, size_t end, Each each) const {
+    // Depth first, left child first: (layer, segment begin).
+    std::vector<std::pair<size_t, size_t>> todo = {{0, 0}};
+    while (!todo.empty()) {
+        auto [layer, b] = todo.back();
+        todo.pop_back();
+        size_t e = std::min(n_, b + layer_width(layer)), lo = std::max(b, begin), hi = std::min(e, end);
+        if (lo >= hi) continue;
+        if ((lo == b && hi == e) || layer + 1 == layers_) {
+            each(lo, hi);
+        } else {
+            todo.push_back({layer + 1, b + layer_width(layer + 1)});
+            todo.push_back({layer + 1, b});
+        }
+    }
+}
+
 GraphWork IRangeIndex::graph_search(const float* q, size_t begin, size_t end, size_t ef_search, size_t entry_points,
                                     TopK& top) const {
     size_t m = end - begin;
     GraphWork work;
     auto visited = visited_pool_->get();
     NearestOnTop candidates;
-    // Entries spread evenly through the span: where the attribute follows the clusters, the span
-    // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
-    size_t entries = std::max<size_t>(1, std::min(entry_points, m));
-    for (size_t i = 0; i < entries && m > 0; i++) {
-        int32_t p = int32_t(begin + (2 * i + 1) * m / (2 * entries));
-        if (visited->test_and_mark(p)) continue;
+    auto enter = [&](size_t position) {
+        int32_t p = int32_t(position);
+        if (visited->test_and_mark(p)) return;
         Neighbor s{dist(q, p), p};
         work.distances++;
         candidates.push(s);
         top.push(s);
+    };
+    if (entry_points == COVER_ENTRIES) {
+        cover(begin, end, [&](size_t b, size_t e) { enter(b + (e - b) / 2); });
+    } else {
+        // Entries spread evenly through the span: where the attribute follows the clusters, the span
+        // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
+        size_t entries = std::min(entry_points, m);
+        for (size_t i = 0; i < entries; i++) enter(begin + (2 * i + 1) * m / (2 * entries));
     }
+    // The lowest segment that holds the whole span: the layers above it hold no more of the span
+    // than it does, so their lists add only longer links to the same vectors.
+    size_t top_layer = 0;
+    while (top_layer + 1 < layers_ && m > 0 && segment_begin(top_layer + 1, begin) == segment_begin(top_layer + 1, end - 1))
+        top_layer++;
+    size_t top_begin = segment_begin(top_layer, begin), top_end = segment_end(top_layer, begin);
     std::vector<int32_t> gathered;
     gathered.reserve(M());
     while (!candidates.empty()) {
         Neighbor c = candidates.top();
         if (top.full() && c.score > top.bound()) break;
         candidates.pop();
-        // The improvised graph: c's neighbours inside the span, layer 0 first, at most M.
+        // The improvised graph: c's neighbours inside the span, at most M, top-down from that
+        // segment. A layer is passed over where c's segment one layer down holds all that its
+        // own holds of the span: the lower list links the same vectors more closely.
         gathered.clear();
-        for (size_t layer = 0; layer < layers_ && gathered.size() < M(); layer++) {
-            const int32_t* list = links(layer, size_t(c.id));
+        size_t p = size_t(c.id), seg_begin = top_begin, seg_end = top_end;
+        for (size_t layer = top_layer; layer < layers_ && gathered.size() < M(); layer++) {
+            size_t down_begin = seg_begin, down_end = seg_end;  // c's segment one layer down
+            if (layer + 1 < layers_) {
+                size_t middle = std::min(seg_end, seg_begin + layer_width(layer + 1));
+                (p < middle ? down_end : down_begin) = middle;
+                bool same_part = std::max(seg_begin, begin) >= down_begin && std::min(seg_end, end) <= down_end;
+                seg_begin = down_begin, seg_end = down_end;
+                if (same_part) continue;
+            }
+            const int32_t* list = links(layer, p);
             for (size_t j = 0; j < M() && gathered.size() < M(); j++) {
                 int32_t v = list[j];
                 if (v < 0) break;

@@ -9,10 +9,11 @@
 // way. Every vector thus has one neighbour list per layer.
 //
 // Search: the query's range becomes a span of positions [begin, end) by two binary searches. Over
-// that span the search improvises a graph: a vertex's neighbours are those of its lists, layer 0
-// first and downward, that lie in the span, until M are collected. High layers give in-span links
-// that cross segment borders; the layers whose segment lies inside the span give a full graph of
-// their segment. A best-first search with list ef_search starts from vertices spread through the
+// that span the search improvises a graph: a vertex's neighbours are those of its lists that lie
+// in the span, until M are collected, top-down from the lowest segment that holds the whole span;
+// a layer is passed over where the vertex's segment one layer down holds as much of the span.
+// Layers whose segment crosses the span's border give in-span links across segment borders; the
+// layers whose segment lies inside the span give a full graph of their segment. A best-first search with list ef_search starts from vertices spread through the
 // span. Ours, beside the paper: a span is scanned instead where that is expected to do less work
 // (its vectors are contiguous in memory, so a scan of a few thousand is faster than a search).
 #pragma once
@@ -51,6 +52,9 @@ class IRangeIndex {
     // a larger one is searched from entry_points vectors spread evenly through it. exact_below
     // BY_COST: the span is scanned when that is expected to do less work (see calibrate).
     static constexpr int64_t BY_COST = -1;
+    // entry_points COVER_ENTRIES: one entry per segment of the span's cover (its fewest whole
+    // segments, and the parts of leaves at its ends), at the segment's middle.
+    static constexpr size_t COVER_ENTRIES = 0;
     RangePath search(const float* q, size_t k, double lo, double hi, size_t ef_search, int64_t exact_below,
                      size_t entry_points, int32_t* ids, float* scores) const;
 
@@ -76,7 +80,8 @@ class IRangeIndex {
     struct Build;
     const float* vec(size_t p) const { return data_.data() + p * d_; }
     float dist(const float* q, size_t p) const { return score(metric_, q, vec(p), d_); }
-    // Segment of position p at layer j: [begin, end).
+    // Segment of position p at layer j: [begin, end); layer j's segments are layer_width(j) wide.
+    size_t layer_width(size_t layer) const;
     size_t segment_begin(size_t layer, size_t p) const;
     size_t segment_end(size_t layer, size_t p) const;
     const int32_t* links(size_t layer, size_t p) const { return links_.data() + (layer * n_ + p) * M(); }
@@ -88,6 +93,9 @@ class IRangeIndex {
     void insert(Build& b, size_t layer, int32_t p, int32_t entry);
     std::vector<Neighbor> prune(int32_t p, std::vector<Neighbor> candidates) const;
     void span(double lo, double hi, size_t& begin, size_t& end) const;
+    // Calls each(b, e) for every [b, e) of the cover of [begin, end), left to right.
+    template <class Each>
+    void cover(size_t begin, size_t end, Each each) const;
     // Best-first search of the graph improvised over [begin, end) into top; returns its work.
     GraphWork graph_search(const float* q, size_t begin, size_t end, size_t ef_search, size_t entry_points,
                            TopK& top) const;

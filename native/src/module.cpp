@@ -50,10 +50,6 @@ static void check_dimension(const FloatArray& x, size_t d, const char* what) {
                                     std::to_string(d));
 }
 
-static void check_entry_points(size_t entry_points) {
-    if (entry_points < 1) throw std::invalid_argument("iRangeGraph: entry_points must be at least 1");
-}
-
 static const char* path_name(SearchPath p) { return p == SearchPath::Graph ? "graph" : "exact"; }
 
 // Base labels as the harness's Csr holds them (indptr int64, indices int32).
@@ -431,7 +427,7 @@ PYBIND11_MODULE(filterbench_native, m) {
              [](const IRangeIndex& self, FloatArray q, size_t k, double lo, double hi, size_t ef_search,
                 int64_t exact_below, size_t entry_points) {
                  check_dimension(q, self.dimension(), "search: query");
-                 check_entry_points(entry_points);
+                 // 0: one entry per segment of the span's cover (IRangeIndex::COVER_ENTRIES)
                  py::array_t<int32_t> ids(k);
                  std::vector<float> scores(k);
                  RangePath path;
@@ -448,7 +444,7 @@ PYBIND11_MODULE(filterbench_native, m) {
              [](const IRangeIndex& self, FloatArray Q, size_t k, DoubleArray lo, DoubleArray hi, size_t ef_search,
                 int64_t exact_below, size_t entry_points, int threads) {
                  if (Q.ndim() != 2) throw std::invalid_argument("search_batch: Q must be a 2-d array");
-                 check_entry_points(entry_points);
+                 // 0: one entry per segment of the span's cover (IRangeIndex::COVER_ENTRIES)
                  check_dimension(Q, self.dimension(), "search_batch: queries");
                  size_t nq = size_t(Q.shape(0)), d = self.dimension();
                  if (size_t(lo.size()) != nq || size_t(hi.size()) != nq)
