@@ -12,9 +12,11 @@ from algorithms.base import NativeIndex
 
 # Angular data is normalized and searched by inner product, which ranks unit vectors as the angle does.
 METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
-# Not a parameter of the paper, which enters a range's graph at one point: where the attribute
-# follows the clusters, a range is a run of clusters that its graph barely links (on
-# random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from 64).
+# Not the paper's, which enters a range's graph once per segment of its cover ('cover' below):
+# where the attribute follows the clusters, a range is a run of clusters that its graph barely
+# links (on random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from
+# 64; at 50% ranges the cover never reaches 0.9). Elsewhere the cover is faster
+# (python -m benchmarks.official).
 ENTRY_POINTS = 64
 COVER = "cover"  # entry_points: one entry per segment of the range's cover instead
 BY_COST = -1  # exact_below that lets the expected work choose, per query
