@@ -45,9 +45,10 @@ class IRangeGraph(NativeIndex):
     def set_query_arguments(self, ef_search=64, exact_below=None, entry_points=ENTRY_POINTS):
         """ef_search: the search list; entry_points: the search starts from this many vectors spread
         evenly through the range, or ('cover') from the middle of each segment of the range's
-        cover in the segment tree (at most two per layer). A range is scanned instead (its vectors are contiguous in the
-        index) when that is expected to do less work than the search (native/src/irange.h,
-        calibrate); exact_below fixes it instead: ranges of at most this many vectors are scanned."""
+        cover in the segment tree (at most two per layer). A range is scanned instead (its
+        vectors are contiguous in the index) when that is expected to do less work than the
+        search (native/src/irange.h, calibrate); exact_below fixes it instead: ranges of at most
+        this many vectors are scanned."""
         if entry_points != COVER and (isinstance(entry_points, str) or int(entry_points) < 1):
             raise ValueError(f"entry_points must be at least 1 or {COVER!r}, got {entry_points!r}")
         # The native index takes 0 for the cover (IRangeIndex::COVER_ENTRIES).

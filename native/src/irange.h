@@ -13,9 +13,10 @@
 // in the span, until M are collected, top-down from the lowest segment that holds the whole span;
 // a layer is passed over where the vertex's segment one layer down holds as much of the span.
 // Layers whose segment crosses the span's border give in-span links across segment borders; the
-// layers whose segment lies inside the span give a full graph of their segment. A best-first search with list ef_search starts from vertices spread through the
-// span. Ours, beside the paper: a span is scanned instead where that is expected to do less work
-// (its vectors are contiguous in memory, so a scan of a few thousand is faster than a search).
+// layers whose segment lies inside the span give a full graph of their segment. A best-first
+// search with list ef_search starts from vertices spread through the span. Ours, beside the
+// paper: a span is scanned instead where that is expected to do less work (its vectors are
+// contiguous in memory, so a scan of a few thousand is faster than a search).
 #pragma once
 #include <atomic>
 #include <cstdint>
