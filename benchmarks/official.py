@@ -13,7 +13,7 @@ selectivity level against the baselines, faiss HNSW (M=32, efConstruction 40) wi
 the bruteforce plugin, both paying for their filter map as the harness's headline does.
 
 --irangegraph DIR adds the official iRangeGraph (github.com/YuexuanXu7/iRangeGraph, built as
-README.md says under "Official implementations"): the base sorted by the attribute in its file
+README.md says under "Against the official implementations"): the base sorted by the attribute in its file
 format, the index built by its tests/buildindex on the same threads, and searched by our driver
 benchmarks/drivers/irangegraph_search.cpp, compiled here against that checkout's headers with the
 official flags. Its ids go through the same recall and filter check as ours, and it prints ours /
@@ -70,14 +70,21 @@ class OfficialIRangeGraph:
 
     def __init__(self, checkout, workdir):
         self.checkout, self.workdir = Path(checkout), Path(workdir)
-        self.buildindex = self.checkout / "build" / "tests" / "buildindex"
-        if not (self.checkout / "include" / "iRG_search.h").is_file():
-            sys.exit(f"error: {self.checkout} is not a checkout of github.com/YuexuanXu7/iRangeGraph (no include/iRG_search.h)")
-        if not self.buildindex.is_file():
-            sys.exit(f"error: {self.buildindex} is missing: build it first (README.md, 'Official implementations')")
+        self.buildindex = self.check(self.checkout)
         self.driver = self.workdir / "irangegraph_search"
         run(["g++", *OFFICIAL_FLAGS, "-I", self.checkout / "include", DRIVER, "-o", self.driver, "-lrt"],
             f"compiling {DRIVER.name} against {self.checkout}")
+
+    @staticmethod
+    def check(checkout):
+        """The checkout's buildindex; exits with a one-line error where the checkout is not usable."""
+        checkout = Path(checkout)
+        if not (checkout / "include" / "iRG_search.h").is_file():
+            sys.exit(f"error: {checkout} is not a checkout of github.com/YuexuanXu7/iRangeGraph (no include/iRG_search.h)")
+        buildindex = checkout / "build" / "tests" / "buildindex"
+        if not buildindex.is_file():
+            sys.exit(f"error: {buildindex} is missing: build it first (README.md, 'Against the official implementations')")
+        return buildindex
 
     def fit(self, X, attribute, distance, threads):
         """Builds the official index; returns (wall seconds, CPU seconds)."""
@@ -202,6 +209,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="build threads (search is single-threaded)")
     p.add_argument("--irangegraph", metavar="DIR", help="a built checkout of the official iRangeGraph")
     args = p.parse_args(argv)
+    if args.irangegraph:
+        OfficialIRangeGraph.check(args.irangegraph)  # before any build
     path = ensure_dataset(args.dataset)
     with tempfile.TemporaryDirectory(prefix="filterbench-official-") as workdir:
         ranges = [name for name, sc in Dataset(path).scenarios.items() if sc.kind == "range"]
