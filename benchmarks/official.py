@@ -8,13 +8,13 @@ For each range scenario of the dataset (arxiv: range-date; random-filter-s: rang
 range-correlated) it builds our iRangeGraph (M=16, ef_construction 100) and sweeps its search
 list three ways: its default (a range scanned where that is expected to be cheaper, 64 entries
 spread through the range), the graph alone, and the graph alone entered once per segment of the
-range's cover in the segment tree (entry_points 'cover', as the paper does). It prints each one's best QPS per
-selectivity level against the baselines, faiss HNSW (M=32, efConstruction 40) with a bitmap and
+range's cover in the segment tree (entry_points 'cover', as the paper does). It prints each one's
+best QPS per selectivity level against the baselines, faiss HNSW (M=32, efConstruction 40) with a bitmap and
 the bruteforce plugin, both paying for their filter map as the harness's headline does.
 
 --irangegraph DIR adds the official iRangeGraph (github.com/YuexuanXu7/iRangeGraph, built as
-README.md says under "Against the official implementations"): the base sorted by the attribute in its file
-format, the index built by its tests/buildindex on the same threads, and searched by our driver
+README.md says under "Against the official implementations"): the base sorted by the attribute
+in its file format, the index built by its tests/buildindex on the same threads, and searched by our driver
 benchmarks/drivers/irangegraph_search.cpp, compiled here against that checkout's headers with the
 official flags. Its ids go through the same recall and filter check as ours, and it prints ours /
 official per selectivity level and for the build (wall and CPU).
@@ -70,21 +70,16 @@ class OfficialIRangeGraph:
 
     def __init__(self, checkout, workdir):
         self.checkout, self.workdir = Path(checkout), Path(workdir)
-        self.buildindex = self.check(self.checkout)
+        if not (self.checkout / "include" / "iRG_search.h").is_file():
+            sys.exit(f"error: {self.checkout} is not a checkout of github.com/YuexuanXu7/iRangeGraph "
+                     f"(no include/iRG_search.h)")
+        self.buildindex = self.checkout / "build" / "tests" / "buildindex"
+        if not self.buildindex.is_file():
+            sys.exit(f"error: {self.buildindex} is missing: build it first "
+                     f"(README.md, 'Against the official implementations')")
         self.driver = self.workdir / "irangegraph_search"
         run(["g++", *OFFICIAL_FLAGS, "-I", self.checkout / "include", DRIVER, "-o", self.driver, "-lrt"],
             f"compiling {DRIVER.name} against {self.checkout}")
-
-    @staticmethod
-    def check(checkout):
-        """The checkout's buildindex; exits with a one-line error where the checkout is not usable."""
-        checkout = Path(checkout)
-        if not (checkout / "include" / "iRG_search.h").is_file():
-            sys.exit(f"error: {checkout} is not a checkout of github.com/YuexuanXu7/iRangeGraph (no include/iRG_search.h)")
-        buildindex = checkout / "build" / "tests" / "buildindex"
-        if not buildindex.is_file():
-            sys.exit(f"error: {buildindex} is missing: build it first (README.md, 'Against the official implementations')")
-        return buildindex
 
     def fit(self, X, attribute, distance, threads):
         """Builds the official index; returns (wall seconds, CPU seconds)."""
@@ -126,9 +121,9 @@ class OfficialIRangeGraph:
         rows = []
         for ef, repeats in zip(efs, raw):
             ids, seconds = np.full((work.nq, K), -1, dtype=np.int64), np.zeros(work.nq)
+            runs = [(r[work.nq * K * 4:].view(np.float64), r[:work.nq * K * 4].view(np.int32).reshape(work.nq, K))
+                    for r in repeats]
             for level in work.kind_groups.values():
-                runs = [(r[work.nq * K * 4:].view(np.float64), r[:work.nq * K * 4].view(np.int32).reshape(work.nq, K))
-                        for r in repeats]
                 fastest, positions = min(runs, key=lambda run: run[0][level].sum())
                 seconds[level] = fastest[level]
                 ids[level] = np.where(positions[level] >= 0, self.order[positions[level].clip(0)], -1)
@@ -159,7 +154,8 @@ def sweep_batched(work, algo, name, settings):
     return rows
 
 
-def irangegraph(work, scenario, args, workdir):
+def irangegraph(work, scenario, args, official):
+    """official: an OfficialIRangeGraph to measure beside ours, or None."""
     ds = work.ds
     attribute = ds.scenarios[scenario].predicate.attribute
     cpu0 = time.process_time()
@@ -175,9 +171,7 @@ def irangegraph(work, scenario, args, workdir):
     rows["faiss-hnsw-bitmap"] = work.sweep(faiss, "faiss-hnsw-bitmap", [{"efSearch": ef} for ef in EF_GRID + [1280]], True)
     brute, _, _ = build("bruteforce", BruteForce(ds.distance), ds.train, None, args.threads)
     rows["bruteforce"] = work.sweep(brute, "bruteforce", [{}], True)
-    official = None
-    if args.irangegraph:
-        official = OfficialIRangeGraph(args.irangegraph, workdir)
+    if official:
         wall, cpu = official.fit(ds.train, attribute, ds.distance, args.threads)
         print(f"built official irangegraph in {wall:7.1f} s on {args.threads} threads ({cpu:.1f} s CPU)", flush=True)
         rows["official"] = official.sweep(work, "official", EF_GRID)
@@ -209,17 +203,17 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="build threads (search is single-threaded)")
     p.add_argument("--irangegraph", metavar="DIR", help="a built checkout of the official iRangeGraph")
     args = p.parse_args(argv)
-    if args.irangegraph:
-        OfficialIRangeGraph.check(args.irangegraph)  # before any build
-    path = ensure_dataset(args.dataset)
     with tempfile.TemporaryDirectory(prefix="filterbench-official-") as workdir:
+        # Checked and compiled once, before any build; each scenario's attribute gets its own index.
+        official = OfficialIRangeGraph(args.irangegraph, workdir) if args.irangegraph else None
+        path = ensure_dataset(args.dataset)
         ranges = [name for name, sc in Dataset(path).scenarios.items() if sc.kind == "range"]
         if not ranges:
             sys.exit(f"error: {args.dataset} has no range scenario")
         for scenario in ranges:
             work = Workload(path, scenario, args.queries)
             print(f"{args.dataset} {scenario}: {work.ds.n:,} base vectors, d={work.ds.d}, {work.describe()}", flush=True)
-            irangegraph(work, scenario, args, workdir)
+            irangegraph(work, scenario, args, official)
 
 
 if __name__ == "__main__":
