@@ -382,10 +382,10 @@ std::unique_ptr<IRangeIndex> IRangeIndex::load(const std::string& path) {
     index->n_ = n;
     index->present_ = present;
     index->layers_ = layers;
-    index->data_ = in.array<float>(n * d);
+    index->data_ = in.array<float, HugePageAllocator<float>>(n * d);
     index->values_ = in.array<double>(n);
     index->original_ = in.array<int32_t>(n);
-    index->links_ = in.array<int32_t>(layers * n * size_t(params.M));
+    index->links_ = in.array<int32_t, HugePageAllocator<int32_t>>(layers * n * size_t(params.M));
     if (index->data_.size() != n * d || index->values_.size() != n || index->original_.size() != n ||
         index->links_.size() != layers * n * size_t(params.M))
         throw std::runtime_error(path + ": corrupt index file (sizes)");

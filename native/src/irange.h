@@ -26,6 +26,7 @@
 
 #include "filterbench/distance.h"
 #include "filterbench/heap.h"
+#include "filterbench/memory.h"
 #include "filterbench/visited.h"
 #include "filterbench/work.h"
 
@@ -105,10 +106,10 @@ class IRangeIndex {
     size_t d_ = 0, n_ = 0, present_ = 0, layers_ = 0;
     Metric metric_ = Metric::L2;
     IRangeParams params_;
-    std::vector<float> data_;        // vectors in position order
+    HugeVector<float> data_;         // vectors in position order
     std::vector<double> values_;     // attribute values in position order (NaN last)
     std::vector<int32_t> original_;  // base id of each position
-    std::vector<int32_t> links_;     // layers × n × M positions, -1 padded
+    HugeVector<int32_t> links_;      // layers × n × M positions, -1 padded
     mutable std::unique_ptr<VisitedPool> visited_pool_;
     mutable std::atomic<uint64_t> distance_computations_{0};
     mutable std::atomic<uint64_t> path_counts_[2] = {0, 0};

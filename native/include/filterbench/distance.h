@@ -13,6 +13,16 @@ enum class Metric { L2 = 0, InnerProduct = 1 };
 // single running sum waits on; the compiler vectorizes the inner loop.
 constexpr size_t LANES = 32;
 
+// The partial sums added pairwise, halves at a time: vector adds, where one running sum over
+// the lanes is a chain of LANES scalar adds (about as long as the whole loop at d = 384).
+inline float sum_lanes(float* acc) {
+    for (size_t width = LANES / 2; width > 0; width /= 2) {
+#pragma omp simd
+        for (size_t j = 0; j < width; j++) acc[j] += acc[j + width];
+    }
+    return acc[0];
+}
+
 inline float l2_squared(const float* a, const float* b, size_t d) {
     float acc[LANES] = {};
     size_t i = 0;
@@ -25,8 +35,7 @@ inline float l2_squared(const float* a, const float* b, size_t d) {
     }
     float s = 0;
     for (; i < d; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
-    for (size_t j = 0; j < LANES; j++) s += acc[j];
-    return s;
+    return s + sum_lanes(acc);
 }
 
 inline float inner_product(const float* a, const float* b, size_t d) {
@@ -38,8 +47,7 @@ inline float inner_product(const float* a, const float* b, size_t d) {
     }
     float s = 0;
     for (; i < d; i++) s += a[i] * b[i];
-    for (size_t j = 0; j < LANES; j++) s += acc[j];
-    return s;
+    return s + sum_lanes(acc);
 }
 
 // Asks for the first cache lines of a vector that is about to be scored (graph search jumps
@@ -47,6 +55,12 @@ inline float inner_product(const float* a, const float* b, size_t d) {
 inline void prefetch_vector(const float* v, size_t d) {
     for (size_t line = 0; line < std::min<size_t>(d * sizeof(float), 256); line += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(v) + line);
+}
+
+// Asks for every cache line of a vector: for a search that scores its vectors in a known order
+// and asks a couple ahead, so that no more lines are in flight than the core can track.
+inline void prefetch_whole_vector(const float* v, size_t d) {
+    for (size_t line = 0; line < d * sizeof(float); line += 64) __builtin_prefetch(reinterpret_cast<const char*>(v) + line);
 }
 
 inline float score(Metric metric, const float* a, const float* b, size_t d) {

@@ -25,8 +25,8 @@ class Writer {
     }
     template <class T>
     void value(const T& v) { bytes(&v, sizeof(T)); }
-    template <class T>
-    void array(const std::vector<T>& v) {
+    template <class T, class Allocator>
+    void array(const std::vector<T, Allocator>& v) {
         value<uint64_t>(v.size());
         bytes(v.data(), v.size() * sizeof(T));
     }
@@ -52,11 +52,11 @@ class Reader {
         bytes(&v, sizeof(T));
         return v;
     }
-    template <class T>
-    std::vector<T> array(uint64_t max_size) {
+    template <class T, class Allocator = std::allocator<T>>
+    std::vector<T, Allocator> array(uint64_t max_size) {
         uint64_t size = value<uint64_t>();
         if (size > max_size) throw std::runtime_error(path_ + ": corrupt index file (array too large)");
-        std::vector<T> v(size);
+        std::vector<T, Allocator> v(size);
         bytes(v.data(), size * sizeof(T));
         return v;
     }
