@@ -513,12 +513,12 @@ std::unique_ptr<AcornIndex> AcornIndex::load(const std::string& path) {
     index->entry_ = in.value<int32_t>();
     index->max_level_ = in.value<int32_t>();
     const uint64_t limit = uint64_t(1) << 40;
-    index->data_ = in.array<float>(limit);
+    index->data_ = in.array<float, HugePageAllocator<float>>(limit);
     index->n_ = index->data_.size() / d;
     if (index->data_.size() % d) throw std::runtime_error(path + ": corrupt index file (vector data)");
     index->levels_ = in.array<uint8_t>(index->n_);
     index->level0_offsets_ = in.array<uint64_t>(index->n_ + 1);
-    index->level0_ids_ = in.array<int32_t>(limit);
+    index->level0_ids_ = in.array<int32_t, HugePageAllocator<int32_t>>(limit);
     if (index->levels_.size() != index->n_ || index->level0_offsets_.size() != index->n_ + 1 ||
         index->level0_offsets_.back() != index->level0_ids_.size())
         throw std::runtime_error(path + ": corrupt index file (inconsistent sizes)");

@@ -25,6 +25,7 @@
 
 #include "filterbench/bitset.h"
 #include "filterbench/distance.h"
+#include "filterbench/memory.h"
 #include "filterbench/heap.h"
 #include "filterbench/visited.h"
 #include "filterbench/work.h"
@@ -106,14 +107,14 @@ class AcornIndex {
     size_t d_ = 0, n_ = 0;
     Metric metric_ = Metric::L2;
     AcornParams params_;
-    std::vector<float> data_;
+    HugeVector<float> data_;
     std::vector<uint8_t> levels_;
     int32_t entry_ = -1;
     int max_level_ = -1;
     // Level 0, CSR: neighbours of i are level0_ids_[level0_offsets_[i] .. level0_offsets_[i+1]),
     // nearest first. Upper levels: upper_[i][l - 1] for 1 <= l <= levels_[i].
     std::vector<uint64_t> level0_offsets_;
-    std::vector<int32_t> level0_ids_;
+    HugeVector<int32_t> level0_ids_;
     std::vector<std::vector<std::vector<int32_t>>> upper_;
 
     // Build-time state (freed after build).

@@ -178,7 +178,7 @@ std::unique_ptr<CapsIndex> CapsIndex::load(const std::string& path) {
     auto index = std::make_unique<CapsIndex>(d, Metric(metric_code), height);
     const uint64_t limit = uint64_t(1) << 40;
     index->centroids_ = in.array<float>(limit);
-    index->data_ = in.array<float>(limit);
+    index->data_ = in.array<float, HugePageAllocator<float>>(limit);
     size_t n = index->n_ = index->data_.size() / d;
     index->original_ = in.array<int32_t>(n);
     index->set_of_ = in.array<int32_t>(n);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "filterbench/distance.h"
+#include "filterbench/memory.h"
 #include "filterbench/heap.h"
 #include "filterbench/labels.h"
 
@@ -61,7 +62,7 @@ class CapsIndex {
     Metric metric_ = Metric::L2;
     int height_ = 8;
     std::vector<float> centroids_;
-    std::vector<float> data_;             // partition by partition, sub-cluster by sub-cluster
+    HugeVector<float> data_;             // partition by partition, sub-cluster by sub-cluster
     std::vector<int32_t> original_;       // internal id -> base id
     std::vector<int32_t> set_of_;         // internal id -> label set id
     std::vector<uint64_t> set_offsets_;   // label set s: set_labels_[set_offsets_[s] .. [s+1])

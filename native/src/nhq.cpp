@@ -338,12 +338,12 @@ std::unique_ptr<NhqIndex> NhqIndex::load(const std::string& path) {
     index->weight_ = in.value<float>();
     index->medoid_ = in.value<int32_t>();
     const uint64_t limit = uint64_t(1) << 40;
-    index->data_ = in.array<float>(limit);
+    index->data_ = in.array<float, HugePageAllocator<float>>(limit);
     size_t n = index->n_ = index->data_.size() / d;
     index->label_offsets_ = in.array<uint64_t>(n + 1);
     index->labels_ = in.array<int32_t>(limit);
     index->adj_offsets_ = in.array<uint64_t>(n + 1);
-    index->adj_ = in.array<int32_t>(limit);
+    index->adj_ = in.array<int32_t, HugePageAllocator<int32_t>>(limit);
     bool consistent = index->data_.size() % d == 0 && n > 0 && index->label_offsets_.size() == n + 1 &&
                       index->label_offsets_.back() == index->labels_.size() && index->adj_offsets_.size() == n + 1 &&
                       index->adj_offsets_.back() == index->adj_.size() && index->medoid_ >= 0 &&

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "filterbench/distance.h"
+#include "filterbench/memory.h"
 #include "filterbench/heap.h"
 #include "filterbench/labels.h"
 #include "filterbench/visited.h"
@@ -84,11 +85,11 @@ class NhqIndex {
     NhqParams params_;
     float weight_ = 0;
     int32_t medoid_ = 0;
-    std::vector<float> data_;
+    HugeVector<float> data_;
     std::vector<uint64_t> label_offsets_;  // item i's attributes: labels_[label_offsets_[i] .. [i+1]), sorted
     std::vector<int32_t> labels_;
     std::vector<uint64_t> adj_offsets_;
-    std::vector<int32_t> adj_;
+    HugeVector<int32_t> adj_;
 
     mutable std::unique_ptr<VisitedPool> visited_pool_;
     mutable std::atomic<uint64_t> distance_computations_{0};

@@ -420,13 +420,13 @@ std::unique_ptr<StitchedIndex> StitchedIndex::load(const std::string& path) {
         throw std::runtime_error(path + ": corrupt index file (parameters)");
     }
     const uint64_t limit = uint64_t(1) << 40;
-    index->data_ = in.array<float>(limit);
+    index->data_ = in.array<float, HugePageAllocator<float>>(limit);
     size_t n = index->n_ = index->data_.size() / d;
     index->label_offsets_ = in.array<uint64_t>(n + 1);
     index->labels_ = in.array<int32_t>(limit);
     index->start_ = in.array<int32_t>(limit);
     index->adj_offsets_ = in.array<uint64_t>(n + 1);
-    index->adj_ = in.array<int32_t>(limit);
+    index->adj_ = in.array<int32_t, HugePageAllocator<int32_t>>(limit);
     bool consistent = index->data_.size() % d == 0 && index->label_offsets_.size() == n + 1 &&
                       index->label_offsets_.back() == index->labels_.size() && index->adj_offsets_.size() == n + 1 &&
                       index->adj_offsets_.back() == index->adj_.size();

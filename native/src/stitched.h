@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "filterbench/distance.h"
+#include "filterbench/memory.h"
 #include "filterbench/heap.h"
 #include "filterbench/labels.h"
 #include "filterbench/visited.h"
@@ -90,12 +91,12 @@ class StitchedIndex {
     size_t d_ = 0, n_ = 0;
     Metric metric_ = Metric::L2;
     StitchedParams params_;
-    std::vector<float> data_;
+    HugeVector<float> data_;
     std::vector<uint64_t> label_offsets_;  // point i's labels: labels_[label_offsets_[i] .. [i+1]), sorted
     std::vector<int32_t> labels_;
     std::vector<int32_t> start_;           // per label id: st(f), or -1
     std::vector<uint64_t> adj_offsets_;    // point i's out-edges: adj_[adj_offsets_[i] .. [i+1])
-    std::vector<int32_t> adj_;
+    HugeVector<int32_t> adj_;
     std::vector<uint64_t> label_count_;    // derived: points per label
     std::vector<uint64_t> member_offsets_; // derived: label f's points: members_[member_offsets_[f] .. [f+1])
     std::vector<int32_t> members_;

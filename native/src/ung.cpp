@@ -520,7 +520,7 @@ std::unique_ptr<UngIndex> UngIndex::load(const std::string& path) {
     p.seed = in.value<uint64_t>();
     auto index = std::make_unique<UngIndex>(d, Metric(metric_code), p);
     const uint64_t limit = uint64_t(1) << 40;
-    index->data_ = in.array<float>(limit);
+    index->data_ = in.array<float, HugePageAllocator<float>>(limit);
     index->n_ = index->data_.size() / d;
     size_t n = index->n_;
     index->original_ = in.array<int32_t>(n);
@@ -533,7 +533,7 @@ std::unique_ptr<UngIndex> UngIndex::load(const std::string& path) {
     index->lng_children_ = in.array<int32_t>(limit);
     index->adj_offsets_ = in.array<uint64_t>(n + 1);
     index->cross_begin_ = in.array<uint64_t>(n);
-    index->adj_ = in.array<int32_t>(limit);
+    index->adj_ = in.array<int32_t, HugePageAllocator<int32_t>>(limit);
     bool consistent = index->data_.size() % d == 0 && index->original_.size() == n && index->group_begin_.size() == G + 1 &&
                       index->group_begin_.back() == n && index->set_offsets_.size() == G + 1 &&
                       index->set_offsets_.back() == index->set_labels_.size() && index->lng_offsets_.size() == G + 1 &&

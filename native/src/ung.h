@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "filterbench/distance.h"
+#include "filterbench/memory.h"
 #include "filterbench/heap.h"
 #include "filterbench/labels.h"
 #include "filterbench/visited.h"
@@ -104,7 +105,7 @@ class UngIndex {
     Metric metric_ = Metric::L2;
     UngParams params_;
     // Vectors are stored group by group: internal id i is base vector original_[i].
-    std::vector<float> data_;
+    HugeVector<float> data_;
     std::vector<int32_t> original_;
     std::vector<uint64_t> group_begin_;   // group g holds internal ids [group_begin_[g], group_begin_[g+1])
     std::vector<int32_t> group_medoid_;   // internal id of each group's start vector
@@ -114,7 +115,7 @@ class UngIndex {
     std::vector<int32_t> lng_children_;
     std::vector<uint64_t> adj_offsets_;   // node i's edges: adj_[adj_offsets_[i] .. [i+1]), the
     std::vector<uint64_t> cross_begin_;   // intra-group ones first, cross-group from cross_begin_[i]
-    std::vector<int32_t> adj_;
+    HugeVector<int32_t> adj_;
     // Derived (index_labels): groups per label, and LNG parents.
     std::vector<std::vector<int32_t>> label_groups_;
     std::vector<std::vector<int32_t>> lng_parents_;
