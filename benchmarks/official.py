@@ -19,9 +19,10 @@ benchmarks/drivers/irangegraph_search.cpp, compiled here against that checkout's
 official flags. Its ids go through the same recall and filter check as ours, and it prints ours /
 official per selectivity level and for the build (wall and CPU).
 
-Both sides are timed without a Python call per query, each level's queries three times, at the
-fastest: the official in its driver, per query (what the official search times); ours with each
-level's queries in one single-thread batch call, each query given the batch's mean. The baselines
+Both sides are timed without a Python call per query, in three rounds that each time every
+setting of ours and of the official in turn, each level kept at its fastest round: the official
+in its driver, per query (what the official search times); ours with each level's queries in one
+single-thread batch call, each query given the batch's mean. The baselines
 are timed one query at a time, once.
 ACORN and UNG have no official adapter here yet: `python -m benchmarks.acorn` and
 `python -m benchmarks.label_partitioned` measure them against the same baselines.
@@ -49,7 +50,7 @@ DRIVER = Path(__file__).parent / "drivers" / "irangegraph_search.cpp"
 OFFICIAL_FLAGS = ["-O3", "-march=native", "-std=c++17", "-DHAVE_CXX0X", "-fpic", "-w", "-fopenmp",
                   "-ftree-vectorize"]
 M, EF_CONSTRUCTION = 16, 100
-REPEATS = 3  # each level's queries are timed this many times, at the fastest, on both sides
+REPEATS = 3  # rounds of timing, each level of each setting kept at its fastest round, on both sides
 
 
 def run(cmd, what):
@@ -108,50 +109,51 @@ class OfficialIRangeGraph:
             if tail is not None:
                 np.ascontiguousarray(tail, dtype=np.int32).tofile(f)
 
-    def sweep(self, work, name, efs):
-        """One Workload row per ef, from the driver's ids (mapped back to base ids) and timings;
-        each level's queries are searched REPEATS times and timed at the fastest."""
+    def times(self, work, efs):
+        """One search of the workload per ef: (ids mapped back to base ids, seconds per query)."""
         lo, hi = np.array([f.operands for f in work.filters], dtype=np.float64).T
         first = np.searchsorted(self.sorted_values, lo, side="left")
         last = np.searchsorted(self.sorted_values, hi, side="right") - 1
         work_file, out = self.workdir / "work.bin", self.workdir / "out.bin"
         self._write(work_file, self._rows(work.Q), np.stack([first, last], axis=1))
-        run([self.driver, self.data, self.index, M, work_file, out, K, *np.repeat(efs, REPEATS)], "the official search")
-        raw = np.fromfile(out, dtype=np.uint8).reshape(len(efs), REPEATS, -1)
-        rows = []
-        for ef, repeats in zip(efs, raw):
-            ids, seconds = np.full((work.nq, K), -1, dtype=np.int64), np.zeros(work.nq)
-            runs = [(r[work.nq * K * 4:].view(np.float64), r[:work.nq * K * 4].view(np.int32).reshape(work.nq, K))
-                    for r in repeats]
-            for level in work.kind_groups.values():
-                fastest, positions = min(runs, key=lambda run: run[0][level].sum())
-                seconds[level] = fastest[level]
-                ids[level] = np.where(positions[level] >= 0, self.order[positions[level].clip(0)], -1)
-            rows.append(work.row(name, {"ef": ef}, ids, seconds))
-        return rows
+        run([self.driver, self.data, self.index, M, work_file, out, K, *efs], "the official search")
+        timed = []
+        for raw in np.fromfile(out, dtype=np.uint8).reshape(len(efs), -1):
+            positions = raw[:work.nq * K * 4].view(np.int32).reshape(work.nq, K)
+            ids = np.where(positions >= 0, self.order[positions.clip(0)], -1)
+            timed.append((ids, raw[work.nq * K * 4:].view(np.float64).copy()))
+        return timed
 
 
-def sweep_batched(work, algo, name, settings):
-    """Like Workload.sweep, but each selectivity level's queries go to the plugin in one batch call
-    on one thread, REPEATS times, each query timed at the fastest batch's mean."""
+def batched_times(work, algo, settings):
+    """One search of the workload per setting: (ids, seconds per query). Each selectivity level's
+    queries go to the plugin in one batch call on one thread, each query given the batch's mean."""
     levels = list(work.kind_groups.values())
     assert (np.sum(levels, axis=0) == 1).all(), "the levels must split the queries"
     algo.set_threads(1)
-    rows = []
+    timed = []
     for args in settings:
         algo.set_query_arguments(**args)
         ids, seconds = np.full((work.nq, K), -1, dtype=np.int64), np.zeros(work.nq)
         for level in levels:
             which = np.flatnonzero(level)
-            fastest = np.inf
-            for _ in range(REPEATS):
-                t0 = time.perf_counter()
-                found = algo.batch_filtered_query(work.Q[which], K, [work.filters[i] for i in which], None)
-                fastest = min(fastest, time.perf_counter() - t0)
-            seconds[which] = fastest / len(which)
+            t0 = time.perf_counter()
+            found = algo.batch_filtered_query(work.Q[which], K, [work.filters[i] for i in which], None)
+            seconds[which] = (time.perf_counter() - t0) / len(which)
             ids[which, :found.shape[1]] = found[:, :K]
-        rows.append(work.row(name, args, ids, seconds))
-    return rows
+        timed.append((ids, seconds))
+    return timed
+
+
+def keep_fastest(kept, timed, levels):
+    """Per setting and selectivity level, the faster of two searches (its ids with its times)."""
+    if kept is None:
+        return timed
+    for (ids, seconds), (new_ids, new_seconds) in zip(kept, timed):
+        for level in levels:
+            if new_seconds[level].sum() < seconds[level].sum():
+                ids[level], seconds[level] = new_ids[level], new_seconds[level]
+    return kept
 
 
 def irangegraph(work, scenario, args, official):
@@ -162,19 +164,34 @@ def irangegraph(work, scenario, args, official):
     ours, ours_seconds, _ = build("irangegraph", IRangeGraph(ds.distance, M=M, ef_construction=EF_CONSTRUCTION),
                                   ds.train, attribute, args.threads)
     ours_cpu = time.process_time() - cpu0
-    rows = {name: sweep_batched(work, ours, name, [{"ef_search": ef, "exact_below": exact, "entry_points": entries}
-                                                   for ef in EF_GRID])
-            for name, exact, entries in (("irangegraph", None, ENTRY_POINTS), ("irangegraph-graph-only", 0, ENTRY_POINTS),
-                                         ("irangegraph-graph-cover", 0, COVER))}
+    variants = {name: [{"ef_search": ef, "exact_below": exact, "entry_points": entries} for ef in EF_GRID]
+                for name, exact, entries in (("irangegraph", None, ENTRY_POINTS),
+                                             ("irangegraph-graph-only", 0, ENTRY_POINTS),
+                                             ("irangegraph-graph-cover", 0, COVER))}
+    baselines = {}
     faiss, _, _ = build("faiss-hnsw", FaissHNSW(ds.distance, M=32, efConstruction=40, filtering="in-search"),
                         ds.train, None, args.threads)
-    rows["faiss-hnsw-bitmap"] = work.sweep(faiss, "faiss-hnsw-bitmap", [{"efSearch": ef} for ef in EF_GRID + [1280]], True)
+    baselines["faiss-hnsw-bitmap"] = work.sweep(faiss, "faiss-hnsw-bitmap", [{"efSearch": ef} for ef in EF_GRID + [1280]], True)
     brute, _, _ = build("bruteforce", BruteForce(ds.distance), ds.train, None, args.threads)
-    rows["bruteforce"] = work.sweep(brute, "bruteforce", [{}], True)
+    baselines["bruteforce"] = work.sweep(brute, "bruteforce", [{}], True)
+    del faiss, brute
     if official:
         wall, cpu = official.fit(ds.train, attribute, ds.distance, args.threads)
         print(f"built official irangegraph in {wall:7.1f} s on {args.threads} threads ({cpu:.1f} s CPU)", flush=True)
-        rows["official"] = official.sweep(work, "official", EF_GRID)
+        variants["official"] = [{"ef": ef} for ef in EF_GRID]
+    # Rounds that time every variant once, ours and the official in turn: on shared cloud cores the
+    # machine's speed drifts over minutes, and both sides should meet the same drift.
+    levels = list(work.kind_groups.values())
+    timed = dict.fromkeys(variants)
+    for r in range(REPEATS):
+        print(f"timing round {r + 1} of {REPEATS}", flush=True)
+        for name, settings in variants.items():
+            searched = official.times(work, EF_GRID) if name == "official" else batched_times(work, ours, settings)
+            timed[name] = keep_fastest(timed[name], searched, levels)
+    rows = {name: [work.row(name, args, ids, seconds) for args, (ids, seconds) in zip(settings, timed[name])]
+            for name, settings in variants.items()}
+    rows = {**{name: r for name, r in rows.items() if name != "official"}, **baselines,
+            **({"official": rows["official"]} if official else {})}
 
     groups = sorted(work.kind_groups, key=level_of)
     table = {name: {g: best(r, g) for g in groups} for name, r in rows.items()}

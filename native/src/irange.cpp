@@ -70,7 +70,8 @@ void IRangeIndex::build(const float* X, const double* values, size_t n, int thre
     while (leaf_width(n, layers_) > M()) layers_++;
     links_.assign(layers_ * n * M(), -1);
     visited_pool_ = std::make_unique<VisitedPool>(n);
-    for (size_t layer = 0; layer < layers_; layer++) build_layer(layer, threads);
+    // Bottom up: a segment's graph grows from its left half's, one layer down.
+    for (size_t layer = layers_; layer-- > 0;) build_layer(layer, threads);
 }
 
 void IRangeIndex::build_layer(size_t layer, int threads) {
@@ -78,25 +79,33 @@ void IRangeIndex::build_layer(size_t layer, int threads) {
     std::vector<int32_t> entries, order;
     for (size_t begin = 0; begin < n_; begin = segment_end(layer, begin)) {
         size_t end = segment_end(layer, begin), size = end - begin;
-        if (size <= M() + 1) {  // a small segment: every member links to every other
+        if (size <= M() + 1) {  // a small segment (every one of the last layer): every member links to every other
             for (size_t p = begin; p < end; p++)
                 for (size_t q = begin; q < end; q++)
                     if (p != q) links_[(layer * n_ + p) * M() + b.counts[p]++] = int32_t(q);
             continue;
         }
-        // The entry: the member nearest the segment's mean; the others in a seeded order.
+        // The left half's members keep their lists of one layer down, which link only among
+        // themselves; the right half's are inserted, and linked back by reverse links. Half the
+        // insertions of a graph built from scratch, as the official build does.
+        size_t middle = std::min(end, begin + layer_width(layer + 1));
+        for (size_t p = begin; p < middle; p++) {
+            const int32_t* below = links(layer + 1, p);
+            int32_t* list = links_.data() + (layer * n_ + p) * M();
+            while (size_t(b.counts[p]) < M() && below[b.counts[p]] >= 0) list[b.counts[p]] = below[b.counts[p]], b.counts[p]++;
+        }
+        // The entry: the left half's member nearest the segment's mean; the right half in a seeded order.
         std::vector<float> mean(d_, 0.0f);
         for (size_t p = begin; p < end; p++)
             for (size_t j = 0; j < d_; j++) mean[j] += vec(p)[j] / float(size);
         int32_t entry = int32_t(begin);
         float best = INFINITY;
-        for (size_t p = begin; p < end; p++) {
+        for (size_t p = begin; p < middle; p++) {
             float s = dist(mean.data(), p);
             if (s < best) best = s, entry = int32_t(p);
         }
-        std::vector<int32_t> members(size);
-        std::iota(members.begin(), members.end(), int32_t(begin));
-        members.erase(members.begin() + (entry - int32_t(begin)));
+        std::vector<int32_t> members(end - middle);
+        std::iota(members.begin(), members.end(), int32_t(middle));
         std::mt19937_64 rng(params_.seed + 0x9E3779B97F4A7C15ull * (layer * 1000003 + begin + 1));
         std::shuffle(members.begin(), members.end(), rng);
         for (int32_t p : members) {
@@ -155,7 +164,18 @@ void IRangeIndex::insert(Build& b, size_t layer, int32_t p, int32_t entry) {
             }
         }
     }
-    std::vector<Neighbor> chosen = prune(p, top.take_sorted());
+    // Besides what the search found: p's list one layer down (its links within its own half) and
+    // the reverse links it was given before its turn came.
+    std::vector<Neighbor> pool = top.take_sorted();
+    {
+        std::lock_guard<std::mutex> lock(b.locks[p]);
+        const int32_t* list = links(layer, p);
+        neighbors.assign(list, list + b.counts[p]);
+    }
+    if (layer + 1 < layers_)
+        for (const int32_t* v = links(layer + 1, p); v < links(layer + 1, p) + M() && *v >= 0; v++) neighbors.push_back(*v);
+    for (int32_t v : neighbors) pool.push_back({dist(vec(p), v), v});
+    std::vector<Neighbor> chosen = prune(p, std::move(pool));
     {
         std::lock_guard<std::mutex> lock(b.locks[p]);
         int32_t* list = links_.data() + (layer * n_ + p) * M();

@@ -4,9 +4,12 @@
 // Build: the vectors are sorted by their attribute value; a position is a vector's place in that
 // order. A segment tree over the positions: layer 0 is the whole base, layer j its 2^j equal
 // segments, down to segments of at most M positions. Each segment gets an elemental graph over
-// its own vectors: inserted one by one in a seeded order, each linked to at most M neighbours
-// picked by the relative-neighbourhood rule (HNSW's heuristic), with reverse links pruned the same
-// way. Every vector thus has one neighbour list per layer.
+// its own vectors, built bottom up: the last layer's small segments are complete graphs; a larger
+// segment starts from its left half's graph one layer down, and its right half's vectors are
+// inserted one by one in a seeded order, each linked to at most M neighbours picked by the
+// relative-neighbourhood rule (HNSW's heuristic) from what its search finds and its own list one
+// layer down, with reverse links pruned the same way. Every vector thus has one neighbour list
+// per layer.
 //
 // Search: the query's range becomes a span of positions [begin, end) by two binary searches. Over
 // that span the search improvises a graph: a vertex's neighbours are those of its lists that lie
