@@ -8,8 +8,8 @@ sweeps efSearch for: faiss HNSW with in-search IDSelectorBitmap filtering, faiss
 post-filtered, ACORN-1 and ACORN-γ as they run by default (graph or exact scan per query, by
 expected work), each one's pure graph (fallback_selectivity 0), ACORN's exact scan alone
 (fallback_selectivity 1.01), and the bruteforce plugin. Recall is the harness's (harness.metrics);
-QPS counts the filter map as given, as the harness does. It prints each method's best QPS at
-recall >= 0.9, overall and per selectivity quartile, and the ratios with their bars: the default
+QPS counts the filter map as given, as the harness does. It prints each method's QPS at
+recall 0.9 (interpolated), overall and per selectivity quartile, and the ratios with their bars: the default
 per quartile against the better of its pure graph and the scan (>= 0.95).
 """
 import argparse

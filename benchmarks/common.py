@@ -95,11 +95,26 @@ def build(name, algo, X, attribute, threads):
     return algo, seconds, size
 
 
+def qps_at_target(points):
+    """QPS at recall TARGET from (recall, QPS) points of one method's settings, interpolated:
+    linearly in recall between the fastest point that reaches TARGET and the point with the most
+    recall among those below TARGET and faster. A grid of settings then does not decide a ratio by
+    where its steps fall. No extrapolation: where no faster point lies below TARGET, the fastest
+    point reaching it. None if no point reaches TARGET."""
+    reach = [(r, q) for r, q in points if r >= TARGET]
+    if not reach:
+        return None
+    r1, q1 = max(reach, key=lambda p: p[1])
+    below = [(r, q) for r, q in points if r < TARGET and q > q1]
+    if not below:
+        return q1
+    r0, q0 = max(below)
+    return q0 + (q1 - q0) * (TARGET - r0) / (r1 - r0)
+
+
 def best_qps(rows, quartile=None):
-    """The best QPS among settings reaching TARGET recall (overall or in one quartile); None if none does."""
-    ok = [(r["qps"] if quartile is None else r["quartiles"][quartile][1]) for r in rows
-          if (r["recall"] if quartile is None else r["quartiles"][quartile][0]) >= TARGET]
-    return max(ok) if ok else None
+    """QPS at TARGET recall (overall or in one quartile), interpolated; None if no setting reaches it."""
+    return qps_at_target([(r["recall"], r["qps"]) if quartile is None else r["quartiles"][quartile] for r in rows])
 
 
 def ratio(a, b):
@@ -111,7 +126,7 @@ def ratio(a, b):
 
 
 def summary(rows):
-    print(f"\nBest single-thread QPS at recall@{K} >= {TARGET} (overall; lowest-selectivity quartile Q1):")
+    print(f"\nSingle-thread QPS at recall@{K} {TARGET}, interpolated (overall; lowest-selectivity quartile Q1):")
     for name, r in rows.items():
         top = max(x["recall"] for x in r)
         print(f"  {name:22s} {best_qps(r) or 0:8.0f}   Q1 {best_qps(r, 0) or 0:8.0f}   best recall {top:.4f}, "

@@ -8,7 +8,7 @@ ACORN-1 (M=32, efConstruction 40), faiss IVF-Flat (nlist 1024) filtering in sear
 harness's bitmap, and the bruteforce plugin (an exact scan of the passing vectors); then sweeps
 their query settings one query at a time. Recall is the harness's (harness.metrics); QPS counts
 the filter map for the methods that take one, as the harness does (IVF² filters with its own
-postings). Printed: each method's best QPS at recall >= 0.9 per selectivity quartile, and IVF²'s
+postings). Printed: each method's QPS at recall 0.9 (interpolated) per selectivity quartile, and IVF²'s
 ratio to each. On 2 cores; the track's winners measured 8 vCPUs (../shared/docs/anchors.md).
 """
 import argparse
@@ -48,7 +48,7 @@ def main(argv=None):
         "bruteforce": work.sweep(builds["bruteforce"][0], "bruteforce", [{}], count_maps=True),
     }
     summary(rows)
-    print(f"\nBest QPS at recall@10 >= {TARGET} per selectivity quartile (Q1: the fewest passing vectors), "
+    print(f"\nQPS at recall@10 {TARGET} (interpolated) per selectivity quartile (Q1: the fewest passing vectors), "
           f"and IVF²'s ratio to each:")
     print(f"  {'':18s}" + "".join(f"{f'Q{j + 1}':>12s}" for j in range(4)) + f"{'overall':>12s}")
     for name, r in rows.items():

@@ -7,7 +7,7 @@ CAPS (1024 partitions, height 8) and the bruteforce plugin on the same threads, 
 query settings on the dataset's containment and equality queries (k=10): faiss IVF with
 in-search IDSelectorBitmap filtering (given the filter map, untimed, as the harness does), UNG,
 CAPS (equality only) and bruteforce. UNG runs with 1 and 1,024 start vectors (entry_points). Recall is the harness's (harness.metrics). It prints each
-method's best QPS at recall >= 0.9, overall and per selectivity quartile, and the issue's ratios
+method's QPS at recall 0.9 (interpolated), overall and per selectivity quartile, and the issue's ratios
 with their bars.
 """
 import argparse

@@ -1,5 +1,6 @@
 """Our native methods against their official implementations, as ratios from one run
-(single-thread search, best QPS at recall@10 >= 0.9; builds on the same threads):
+(single-thread search, QPS at recall@10 0.9 interpolated between settings; builds on the same
+threads):
 
     python -m benchmarks.official [--dataset arxiv] [--queries 1000] [--threads 2]
                                   [--irangegraph DIR]
@@ -195,7 +196,7 @@ def irangegraph(work, scenario, args, official):
 
     groups = sorted(work.kind_groups, key=level_of)
     table = {name: {g: best(r, g) for g in groups} for name, r in rows.items()}
-    print(f"\n{args.dataset} {scenario}: best single-thread QPS at recall@{K} >= {TARGET} per selectivity level "
+    print(f"\n{args.dataset} {scenario}: single-thread QPS at recall@{K} {TARGET} (interpolated) per selectivity level "
           f"('-': never reaches it, with the best recall):")
     print(f"  {'method':26s}" + "".join(f"{g:>16s}" for g in groups))
     for name, cells in table.items():

@@ -8,7 +8,7 @@ Builds faiss IVF (nlist 1024, flat codes, in-search IDSelectorBitmap filtering),
 Stitched-DiskANN (R_small 32, L_small 100, R_stitched 64, alpha 1.2) on the dataset's label
 attribute, and NHQ-kgraph (its default group) on its fixed-length attribute. It sweeps their
 query settings on the containment, equality and fixed-length equality queries (k=10) and prints
-each method's best QPS at recall >= 0.9, overall and per selectivity quartile, then the issue's
+each method's QPS at recall 0.9 (interpolated), overall and per selectivity quartile, then the issue's
 ratios with their bars. Recall and the filter check are the harness's (harness.metrics).
 
 Filtered-DiskANN (diskannpy) runs only where diskannpy is importable: its image, since it pins
