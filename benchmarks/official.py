@@ -10,8 +10,9 @@ range-correlated) it builds our iRangeGraph (M=16, ef_construction 100) and swee
 list three ways: its default (a range scanned where that is expected to be cheaper, 64 entries
 spread through the range), the graph alone, and the graph alone entered once per segment of the
 range's cover in the segment tree (entry_points 'cover', as the paper does). It prints each one's
-best QPS per selectivity level against the baselines, faiss HNSW (M=32, efConstruction 40) with a bitmap and
-the bruteforce plugin, both paying for their filter map as the harness's headline does.
+QPS at recall 0.9 per selectivity level against the baselines, faiss HNSW (M=32, efConstruction
+40) with a bitmap and the bruteforce plugin, both paying for their filter map as the harness's
+headline does.
 
 --irangegraph DIR adds the official iRangeGraph (github.com/YuexuanXu7/iRangeGraph, built as
 README.md says under "Against the official implementations"): the base sorted by the attribute
