@@ -13,8 +13,8 @@ enum class Metric { L2 = 0, InnerProduct = 1 };
 // single running sum waits on; the compiler vectorizes the inner loop.
 constexpr size_t LANES = 32;
 
-// The partial sums added pairwise, halves at a time: vector adds, where one running sum over
-// the lanes is a chain of LANES scalar adds (about as long as the whole loop at d = 384).
+// The partial sums added pairwise, halves at a time: a few vector adds where one running sum
+// over the lanes is a chain of LANES dependent scalar adds.
 inline float sum_lanes(float* acc) {
     for (size_t width = LANES / 2; width > 0; width /= 2) {
 #pragma omp simd
@@ -55,12 +55,6 @@ inline float inner_product(const float* a, const float* b, size_t d) {
 inline void prefetch_vector(const float* v, size_t d) {
     for (size_t line = 0; line < std::min<size_t>(d * sizeof(float), 256); line += 64)
         __builtin_prefetch(reinterpret_cast<const char*>(v) + line);
-}
-
-// Asks for every cache line of a vector: for a search that scores its vectors in a known order
-// and asks a couple ahead, so that no more lines are in flight than the core can track.
-inline void prefetch_whole_vector(const float* v, size_t d) {
-    for (size_t line = 0; line < d * sizeof(float); line += 64) __builtin_prefetch(reinterpret_cast<const char*>(v) + line);
 }
 
 inline float score(Metric metric, const float* a, const float* b, size_t d) {
