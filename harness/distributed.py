@@ -30,6 +30,9 @@ from harness import runner
 from harness.runner import ROOT
 
 RETRIES = 3
+# After Ctrl-C, the seconds a task gets to stop by itself before its process is killed (a cancel
+# that meets a task just as Ray starts it can be lost; the task's reaper then stops its worker).
+CANCEL_GRACE = 30
 LOCKS = os.path.join(tempfile.gettempdir(), "filterbench-ray")
 
 
@@ -129,11 +132,13 @@ class RayEngine:
         _write_log(log_path, notes + [f"[ray] ran on node {node}"], log)
         return code, reason
 
-    def cancel_all(self, signum):
+    def cancel_all(self, signum, force=False):
+        """force=False: KeyboardInterrupt in each task, which stops its worker; True: the task's
+        process killed."""
         with self.lock:
             self.interrupted = signum
             for ref in list(self.running.values()):
-                self.ray.cancel(ref, force=False)  # KeyboardInterrupt in the task: it stops its worker
+                self.ray.cancel(ref, force=force)
 
 
 def _write_log(log_path, notes, log):
@@ -172,6 +177,8 @@ def run_sweep_jobs(engine, sweep, jobs, report):
                 report(done, futures[future], future.result())
     except runner.Interrupted as e:
         engine.cancel_all(e.signum)
+        if wait(pending, timeout=CANCEL_GRACE).not_done:
+            engine.cancel_all(e.signum, force=True)
         for future in pending:
             try:
                 future.result()
