@@ -192,8 +192,10 @@ def irangegraph(work, scenario, args, official):
             timed[name] = keep_fastest(timed[name], searched, levels)
     rows = {name: [work.row(name, args, ids, seconds) for args, (ids, seconds) in zip(settings, timed[name])]
             for name, settings in variants.items()}
-    rows = {**{name: r for name, r in rows.items() if name != "official"}, **baselines,
-            **({"official": rows["official"]} if official else {})}
+    official_rows = rows.pop("official", None)  # printed last, after the baselines
+    rows.update(baselines)
+    if official_rows:
+        rows["official"] = official_rows
 
     groups = sorted(work.kind_groups, key=level_of)
     table = {name: {g: best(r, g) for g in groups} for name, r in rows.items()}

@@ -82,7 +82,7 @@ void IRangeIndex::build_layer(size_t layer, int threads) {
         if (size <= M() + 1) {  // a small segment (every one of the last layer): every member links to every other
             for (size_t p = begin; p < end; p++)
                 for (size_t q = begin; q < end; q++)
-                    if (p != q) links_[(layer * n_ + p) * M() + b.counts[p]++] = int32_t(q);
+                    if (p != q) links(layer, p)[b.counts[p]++] = int32_t(q);
             continue;
         }
         // The left half's members keep their lists of one layer down, which link only among
@@ -91,7 +91,7 @@ void IRangeIndex::build_layer(size_t layer, int threads) {
         size_t middle = std::min(end, begin + layer_width(layer + 1));
         for (size_t p = begin; p < middle; p++) {
             const int32_t* below = links(layer + 1, p);
-            int32_t* list = links_.data() + (layer * n_ + p) * M();
+            int32_t* list = links(layer, p);
             while (size_t(b.counts[p]) < M() && below[b.counts[p]] >= 0) list[b.counts[p]] = below[b.counts[p]], b.counts[p]++;
         }
         // The entry: the left half's member nearest the segment's mean; the right half in a seeded order.
@@ -178,13 +178,13 @@ void IRangeIndex::insert(Build& b, size_t layer, int32_t p, int32_t entry) {
     std::vector<Neighbor> chosen = prune(p, std::move(pool));
     {
         std::lock_guard<std::mutex> lock(b.locks[p]);
-        int32_t* list = links_.data() + (layer * n_ + p) * M();
+        int32_t* list = links(layer, p);
         for (size_t i = 0; i < chosen.size(); i++) list[i] = chosen[i].id;
         b.counts[p] = int32_t(chosen.size());
     }
     for (const Neighbor& c : chosen) {
         std::lock_guard<std::mutex> lock(b.locks[c.id]);
-        int32_t* list = links_.data() + (layer * n_ + c.id) * M();
+        int32_t* list = links(layer, c.id);
         if (size_t(b.counts[c.id]) < M()) {
             list[b.counts[c.id]++] = p;
             continue;

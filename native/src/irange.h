@@ -90,6 +90,7 @@ class IRangeIndex {
     size_t segment_begin(size_t layer, size_t p) const;
     size_t segment_end(size_t layer, size_t p) const;
     const int32_t* links(size_t layer, size_t p) const { return links_.data() + (layer * n_ + p) * M(); }
+    int32_t* links(size_t layer, size_t p) { return links_.data() + (layer * n_ + p) * M(); }
     size_t M() const { return size_t(params_.M); }
     template <class Out>
     void serialize(Out& out) const;
