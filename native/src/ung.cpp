@@ -124,12 +124,20 @@ std::vector<int32_t> UngIndex::entry_groups(const LabelSet& query) const {
 }
 
 int32_t UngIndex::exact_group(const LabelSet& query) const {
-    if (query.empty()) {  // groups are numbered in lexicographic order of their sets: {} comes first
-        return !group_medoid_.empty() && set_offsets_[1] == 0 ? 0 : -1;
+    // Groups are numbered in lexicographic order of their sets (DistinctSets): a binary search.
+    size_t lo = 0, hi = group_medoid_.size();
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const int32_t* set = set_labels_.data() + set_offsets_[mid];
+        if (std::lexicographical_compare(set, set + (set_offsets_[mid + 1] - set_offsets_[mid]), query.begin(), query.end()))
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    for (int32_t g : supersets(query))
-        if (set_offsets_[g + 1] - set_offsets_[g] == query.size()) return g;
-    return -1;
+    if (lo == group_medoid_.size() || !std::equal(query.begin(), query.end(), set_labels_.data() + set_offsets_[lo],
+                                                  set_labels_.data() + set_offsets_[lo + 1]))
+        return -1;
+    return int32_t(lo);
 }
 
 void UngIndex::starts(size_t g, size_t count, std::vector<int32_t>& out) const {
