@@ -24,7 +24,7 @@ M, gamma 1, M_beta 2M, efConstruction), built and searched with our filter maps 
 benchmarks/drivers/acorn_search.cpp, linked with the checkout's libfaiss_avx2.
 
 UNG, on the containment and equality queries: ours (R=32, L_build 100, alpha 1.2, 6 cross edges)
-with 1 and 16 entry points, per selectivity quartile; faiss IVF with a bitmap and bruteforce
+with 1, 16 and 64 entry points, per selectivity quartile; faiss IVF with a bitmap and bruteforce
 beside. --ung DIR adds the official UNG (github.com/YZ-Cai/Unified-Navigating-Graph): its
 apps/build_UNG_index builds a 'general' index (containment) and an 'equality' one from the base
 and its label sets, searched by our driver benchmarks/drivers/ung_search.cpp, linked with the
@@ -73,8 +73,8 @@ ACORN_FLAGS = ["-O3", "-march=native", "-std=c++17", "-fopenmp", "-w"]
 ACORN_PARAMS = dict(M=32, efConstruction=40)  # ACORN-1 (gamma 1, M_beta 2M), benchmarks.acorn's
 ACORN_EF = [10, 20, 40, 80, 160, 320, 640]
 UNG_PARAMS = dict(R=32, L_build=100, alpha=1.2, cross_edges=6)  # benchmarks.label_partitioned's
-UNG_L_SEARCH = [10, 20, 40, 80, 160, 400]
-UNG_ENTRY_POINTS = [1, 16]  # ours' default and the official's
+UNG_L_SEARCH = [10, 20, 40, 80, 160, 400, 1000]
+UNG_ENTRY_POINTS = [1, 16, 64]  # ours' default, the official's, and more for the high-selectivity containment queries
 # The official CMakeLists.txt's flags (-Ofast is not among them), at the C++ standard it sets.
 OFFICIAL_FLAGS = ["-O3", "-march=native", "-std=c++17", "-DHAVE_CXX0X", "-fpic", "-w", "-fopenmp",
                   "-ftree-vectorize"]
@@ -302,7 +302,10 @@ class OfficialACORN:
         """One search of the workload per efSearch: (ids, seconds per query)."""
         self.process.stdin.write("search\n")
         self.process.stdin.flush()
-        if self.process.stdout.readline().strip() != "searched":
+        for line in self.process.stdout:  # the official library prints lines of its own
+            if line.strip() == "searched":
+                break
+        else:
             sys.exit(f"error: the official ACORN search failed (exit {self.process.wait()})")
         return read_searches(self.out, len(self.efs), work, self.levels)
 
@@ -311,6 +314,14 @@ class OfficialACORN:
             self.process.stdin.close()
             self.process.wait()
             self.process = None
+
+
+def report_violations(rows, nq):
+    """A line per setting at which the official returned ids that fail the filter (scored as misses)."""
+    for r in rows:
+        if r["violations"]:
+            print(f"  official at {r['args']}: {r['violations']:,} returned ids in {r['queries_with_violations']:,} of "
+                  f"{nq:,} queries fail the filter (scored as misses)")
 
 
 def batched_times(work, algo, settings, levels):
@@ -377,7 +388,8 @@ def irangegraph(work, scenario, args, official):
         for name, settings in variants.items():
             searched = official.times(work, EF_GRID) if name == "official" else batched_times(work, ours, settings, levels)
             timed[name] = keep_fastest(timed[name], searched, levels)
-    rows = {name: [work.row(name, args, ids, seconds) for args, (ids, seconds) in zip(settings, timed[name])]
+    rows = {name: [work.row(name, args, ids, seconds, violations_counted=name == "official")
+                     for args, (ids, seconds) in zip(settings, timed[name])]
             for name, settings in variants.items()}
     theirs = rows.pop("official", None)  # printed last, after the baselines
     rows.update(baselines)
@@ -402,6 +414,7 @@ def irangegraph(work, scenario, args, official):
             print(f"  {name:26s}" + "".join(f"{c:>16s}" for c in cells))
         print(f"  build wall {ours_seconds:.1f} s / {wall:.1f} s = {ours_seconds / wall:.2f}x, "
               f"CPU {ours_cpu:.1f} s / {cpu:.1f} s = {ours_cpu / cpu:.2f}x (bar: <= 1.00)")
+        report_violations(rows["official"], work.nq)
 
 
 def acorn(path, args, official):
@@ -411,7 +424,8 @@ def acorn(path, args, official):
     work = Workload(path, "containment", args.queries)
     ds = work.ds
     print(f"{args.dataset} containment: {ds.n:,} base vectors, d={ds.d}, {work.describe()}", flush=True)
-    levels = [work.quartile == j for j in range(4) if (work.quartile == j).any()]
+    quartiles = [j for j in range(4) if (work.quartile == j).any()]
+    levels = [work.quartile == j for j in quartiles]
     cpu0 = time.process_time()
     ours, ours_seconds, _ = build("acorn-1", Acorn(ds.distance, gamma=1, **ACORN_PARAMS), ds.train, None, args.threads)
     ours_cpu = time.process_time() - cpu0
@@ -433,7 +447,20 @@ def acorn(path, args, official):
             timed[name] = keep_fastest(timed[name], searched, levels)
     if official:
         official.close()
-    rows = {name: [work.row(name, a, ids, seconds) for a, (ids, seconds) in zip(settings, timed[name])]
+    print("the default's choice per quartile (queries to the graph / to the exact scan), untimed:")
+    for ef in ACORN_EF:
+        ours.set_query_arguments(efSearch=ef)
+        cells = []
+        for j, level in zip(quartiles, levels):
+            which = np.flatnonzero(level)
+            before = ours.stats()
+            ours.batch_filtered_query(work.Q[which], K, [work.filters[i] for i in which], work.maps[which])
+            after = ours.stats()
+            cells.append(f"Q{j + 1} {after['graph_queries'] - before['graph_queries']}/"
+                         f"{after['exact_queries'] - before['exact_queries']}")
+        print(f"  efSearch {ef:4d}: " + "  ".join(cells))
+    rows = {name: [work.row(name, a, ids, seconds, violations_counted=name == "official")
+                     for a, (ids, seconds) in zip(settings, timed[name])]
             for name, settings in variants.items()}
     theirs = rows.pop("official", None)
     rows["faiss-hnsw-bitmap"] = work.sweep(hnsw, "faiss-hnsw-bitmap", [{"efSearch": ef} for ef in ACORN_EF + [1280]], True)
@@ -452,6 +479,7 @@ def acorn(path, args, official):
                   "  ".join(f"Q{j + 1} {ratio(best_qps(rows[name], j), best_qps(rows['official'], j))}" for j in range(4)))
         print(f"  build wall {ours_seconds:.1f} s / {wall:.1f} s = {ours_seconds / wall:.2f}x, "
               f"CPU {ours_cpu:.1f} s / {cpu:.1f} s = {ours_cpu / cpu:.2f}x")
+        report_violations(rows["official"], work.nq)
 
 
 def ung(path, args, official):
@@ -483,7 +511,8 @@ def ung(path, args, official):
                 searched = official.times(work, settings, levels) if name == "official" \
                     else batched_times(work, ours, settings, levels)
                 timed[name] = keep_fastest(timed[name], searched, levels)
-        rows = {name: [work.row(name, a, ids, seconds) for a, (ids, seconds) in zip(settings, timed[name])]
+        rows = {name: [work.row(name, a, ids, seconds, violations_counted=name == "official")
+                     for a, (ids, seconds) in zip(settings, timed[name])]
                 for name in timed}
         rows["faiss-ivf-bitmap"] = work.sweep(ivf, "faiss-ivf-bitmap", [{"nprobe": n} for n in (1, 4, 16, 64, 256, 1024)], True)
         rows["bruteforce"] = work.sweep(brute, "bruteforce", [{}], True)
@@ -493,6 +522,7 @@ def ung(path, args, official):
             print("  " + "  ".join([f"overall {ratio(best_qps(rows['ung']), best_qps(rows['official']))}"] +
                                    [f"Q{j + 1} {ratio(best_qps(rows['ung'], j), best_qps(rows['official'], j))}"
                                     for j in range(4)]))
+            report_violations(rows["official"], work.nq)
     if official:
         # Ours serves every predicate from one index; the bar is against the official's general index
         # alone (its equality index, built apart, is not counted).

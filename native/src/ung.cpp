@@ -69,15 +69,23 @@ void UngIndex::best_first(const float* q, const std::vector<int32_t>& start, Edg
         candidates.push(c);
         top.push(c);
     }
+    // Unvisited neighbours first, then their vectors fetched ahead of the distances: a visited
+    // one's vector is not touched at all.
+    constexpr size_t CHUNK = 64;
+    int32_t fresh[CHUNK];
     auto expand = [&](const int32_t* begin, const int32_t* end) {
-        for (const int32_t* p = begin; p < end; p++) prefetch_vector(vec(*p), d_);
-        for (const int32_t* p = begin; p < end; p++) {
-            if (visited.test_and_mark(*p)) continue;
-            float s = dist(q, *p);
-            computed++;
-            if (!top.full() || s < top.bound()) {
-                candidates.push({s, *p});
-                top.push({s, *p});
+        while (begin < end) {
+            size_t m = 0;
+            for (; begin < end && m < CHUNK; begin++)
+                if (!visited.test_and_mark(*begin)) fresh[m++] = *begin;
+            for (size_t j = 0; j < m; j++) prefetch_vector(vec(fresh[j]), d_);
+            for (size_t j = 0; j < m; j++) {
+                float s = dist(q, fresh[j]);
+                computed++;
+                if (!top.full() || s < top.bound()) {
+                    candidates.push({s, fresh[j]});
+                    top.push({s, fresh[j]});
+                }
             }
         }
     };
@@ -438,7 +446,9 @@ size_t UngIndex::search(const float* q, size_t k, const LabelSet& query, Predica
     } else if (predicate == Predicate::Equality) {
         int32_t g = exact_group(query);
         TopK top(L);
-        if (g >= 0 && group_size(g) <= L) {  // the search would visit the whole group anyway
+        // A best-first search expands at least L vectors of up to R neighbours each, at scattered
+        // addresses: a group of no more than L * R vectors is scanned instead (contiguous, exact).
+        if (g >= 0 && group_size(g) <= L * size_t(params_.R)) {
             for (uint64_t i = group_begin_[g]; i < group_begin_[g + 1]; i++) top.push({dist(q, i), int32_t(i)});
             computed += group_size(g);
         } else if (g >= 0) {
