@@ -24,18 +24,20 @@ M, gamma 1, M_beta 2M, efConstruction), built and searched with our filter maps 
 benchmarks/drivers/acorn_search.cpp, linked with the checkout's libfaiss_avx2.
 
 UNG, on the containment and equality queries: ours (R=32, L_build 100, alpha 1.2, 6 cross edges)
-with 1, 16 and 64 entry points, per selectivity quartile; faiss IVF with a bitmap and bruteforce
-beside. --ung DIR adds the official UNG (github.com/YZ-Cai/Unified-Navigating-Graph): its
+per selectivity quartile, with 1 to 1,024 start vectors in all (the official: 1 to 64 per entry
+group); faiss IVF with a bitmap and bruteforce beside. --ung DIR adds the official UNG (github.com/YZ-Cai/Unified-Navigating-Graph): its
 apps/build_UNG_index builds a 'general' index (containment) and an 'equality' one from the base
 and its label sets, searched by our driver benchmarks/drivers/ung_search.cpp, linked with the
 checkout's library.
 
 README.md, "Against the official implementations", gives each checkout's commit and build
-command. Every official method's ids go through the same recall and filter check as ours, and it
-prints ours / official per level or quartile and for the build (wall and CPU).
+command. Every official method's ids go through the same recall and filter check as ours (an id
+that fails the filter is counted, printed and scored as a miss), and it prints ours / official per
+level or quartile and for the build (wall and CPU).
 
 Both sides are timed without a Python call per query, in three rounds that each time every
-setting of ours and of the official in turn, each level or quartile kept at its fastest round:
+setting of ours and of the official in turn (each round starting one method further along), each
+level or quartile kept at its fastest round:
 ours with each level's queries in one single-thread batch call, each query given the batch's
 mean; the official iRangeGraph per query in its driver (what its search times), the official
 ACORN and UNG one single-thread call per quartile, like ours. The baselines are timed one query
@@ -74,7 +76,10 @@ ACORN_PARAMS = dict(M=32, efConstruction=40)  # ACORN-1 (gamma 1, M_beta 2M), be
 ACORN_EF = [10, 20, 40, 80, 160, 320, 640]
 UNG_PARAMS = dict(R=32, L_build=100, alpha=1.2, cross_edges=6)  # benchmarks.label_partitioned's
 UNG_L_SEARCH = [10, 20, 40, 80, 160, 400, 1000]
-UNG_ENTRY_POINTS = [1, 16, 64]  # ours' default, the official's, and more for the high-selectivity containment queries
+# Start vectors: ours counts them in all, shared among a query's entry groups; the official counts
+# them per entry group (its default 16). A top-quartile arxiv containment query has about 100
+# entry groups (README, "UNG and CAPS"), so ours also gets 1,024 in all.
+UNG_ENTRY_POINTS = {"ung": [1, 16, 64, 1024], "official": [1, 16, 64]}
 # The official CMakeLists.txt's flags (-Ofast is not among them), at the C++ standard it sets.
 OFFICIAL_FLAGS = ["-O3", "-march=native", "-std=c++17", "-DHAVE_CXX0X", "-fpic", "-w", "-fopenmp",
                   "-ftree-vectorize"]
@@ -345,6 +350,15 @@ def batched_times(work, algo, settings, levels):
     return timed
 
 
+def rounds(names):
+    """The order of each timing round: every method once a round, each round starting one further
+    along. On shared cloud cores the machine's speed drifts over minutes, so every method meets
+    the same drift; rotating the order keeps any method from always running first (after the
+    official's process has walked over memory) or last."""
+    names = list(names)
+    return [names[r % len(names):] + names[:r % len(names)] for r in range(REPEATS)]
+
+
 def keep_fastest(kept, timed, levels):
     """Per setting and selectivity level, the faster of two searches (its ids with its times)."""
     if kept is None:
@@ -379,14 +393,12 @@ def irangegraph(work, scenario, args, official):
         wall, cpu = official.fit(ds.train, attribute, ds.distance, args.threads)
         print(f"built official irangegraph in {wall:7.1f} s on {args.threads} threads ({cpu:.1f} s CPU)", flush=True)
         variants["official"] = [{"ef": ef} for ef in EF_GRID]
-    # Rounds that time every variant once, ours and the official in turn: on shared cloud cores the
-    # machine's speed drifts over minutes, and both sides should meet the same drift.
     levels = [m for m in work.kind_groups.values() if m.any()]
     timed = dict.fromkeys(variants)
-    for r in range(REPEATS):
+    for r, order in enumerate(rounds(variants)):
         print(f"timing round {r + 1} of {REPEATS}", flush=True)
-        for name, settings in variants.items():
-            searched = official.times(work, EF_GRID) if name == "official" else batched_times(work, ours, settings, levels)
+        for name in order:
+            searched = official.times(work, EF_GRID) if name == "official" else batched_times(work, ours, variants[name], levels)
             timed[name] = keep_fastest(timed[name], searched, levels)
     rows = {name: [work.row(name, args, ids, seconds, violations_counted=name == "official")
                      for args, (ids, seconds) in zip(settings, timed[name])]
@@ -440,10 +452,10 @@ def acorn(path, args, official):
         print(f"built official acorn-1 in {wall:7.1f} s on {args.threads} threads ({cpu:.1f} s CPU)", flush=True)
         variants["official"] = [{"efSearch": ef} for ef in ACORN_EF]
     timed = dict.fromkeys(variants)
-    for r in range(REPEATS):  # rounds, as for iRangeGraph: both sides meet the same drift
+    for r, order in enumerate(rounds(variants)):
         print(f"timing round {r + 1} of {REPEATS}", flush=True)
-        for name, settings in variants.items():
-            searched = official.times(work) if name == "official" else batched_times(work, ours, settings, levels)
+        for name in order:
+            searched = official.times(work) if name == "official" else batched_times(work, ours, variants[name], levels)
             timed[name] = keep_fastest(timed[name], searched, levels)
     if official:
         official.close()
@@ -500,19 +512,20 @@ def ung(path, args, official):
         for kind, (wall, cpu) in costs.items():
             print(f"built official ung --scenario {kind} in {wall:7.1f} s on {args.threads} threads ({cpu:.1f} s CPU)",
                   flush=True)
-    settings = [{"L_search": L, "entry_points": e} for e in UNG_ENTRY_POINTS for L in UNG_L_SEARCH]
+    settings = {name: [{"L_search": L, "entry_points": e} for e in UNG_ENTRY_POINTS[name] for L in UNG_L_SEARCH]
+                for name in (["ung", "official"] if official else ["ung"])}
     for work in works:
         print(f"\n{work.scenario}:", flush=True)
         levels = [work.quartile == j for j in range(4) if (work.quartile == j).any()]
-        timed = dict.fromkeys(["ung", "official"] if official else ["ung"])
-        for r in range(REPEATS):  # rounds, as for iRangeGraph: both sides meet the same drift
+        timed = dict.fromkeys(settings)
+        for r, order in enumerate(rounds(timed)):
             print(f"timing round {r + 1} of {REPEATS}", flush=True)
-            for name in timed:
-                searched = official.times(work, settings, levels) if name == "official" \
-                    else batched_times(work, ours, settings, levels)
+            for name in order:
+                searched = official.times(work, settings[name], levels) if name == "official" \
+                    else batched_times(work, ours, settings[name], levels)
                 timed[name] = keep_fastest(timed[name], searched, levels)
         rows = {name: [work.row(name, a, ids, seconds, violations_counted=name == "official")
-                     for a, (ids, seconds) in zip(settings, timed[name])]
+                     for a, (ids, seconds) in zip(settings[name], timed[name])]
                 for name in timed}
         rows["faiss-ivf-bitmap"] = work.sweep(ivf, "faiss-ivf-bitmap", [{"nprobe": n} for n in (1, 4, 16, 64, 256, 1024)], True)
         rows["bruteforce"] = work.sweep(brute, "bruteforce", [{}], True)

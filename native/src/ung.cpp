@@ -446,8 +446,9 @@ size_t UngIndex::search(const float* q, size_t k, const LabelSet& query, Predica
     } else if (predicate == Predicate::Equality) {
         int32_t g = exact_group(query);
         TopK top(L);
-        // A best-first search expands at least L vectors of up to R neighbours each, at scattered
-        // addresses: a group of no more than L * R vectors is scanned instead (contiguous, exact).
+        // A best-first search expands on the order of L vectors of up to R neighbours each, at
+        // scattered addresses: a group of no more than L * R vectors is scanned instead
+        // (contiguous, exact).
         if (g >= 0 && group_size(g) <= L * size_t(params_.R)) {
             for (uint64_t i = group_begin_[g]; i < group_begin_[g + 1]; i++) top.push({dist(q, i), int32_t(i)});
             computed += group_size(g);
