@@ -58,6 +58,7 @@ from algorithms.bruteforce.module import BruteForce
 from algorithms.faiss.module import FaissHNSW, FaissIVF
 from algorithms.irangegraph.module import COVER, ENTRY_POINTS, IRangeGraph
 from algorithms.ung.module import Ung
+from benchmarks.acorn import against_the_better
 from benchmarks.common import K, TARGET, Workload, best_qps, build, ratio, summary
 from benchmarks.range import EF_GRID, best, level_of
 from datasets import ensure_dataset
@@ -446,7 +447,7 @@ def acorn(path, args, official):
     brute, _, _ = build("bruteforce", BruteForce(ds.distance), ds.train, None, args.threads)
     variants = {"acorn-1": [{"efSearch": ef} for ef in ACORN_EF],
                 "acorn-1-pure-graph": [{"efSearch": ef, "fallback_selectivity": 0} for ef in ACORN_EF],
-                "acorn-1-scan": [{"fallback_selectivity": 1.01}]}
+                "acorn-scan": [{"fallback_selectivity": 1.01}]}
     if official:
         wall, cpu = official.fit(work, levels, ds.distance, args.threads, ACORN_EF)
         print(f"built official acorn-1 in {wall:7.1f} s on {args.threads} threads ({cpu:.1f} s CPU)", flush=True)
@@ -482,8 +483,7 @@ def acorn(path, args, official):
     summary(rows)
     print("\n  ours (graph or scan by cost) / the better of its pure graph and the scan "
           "(bar: >= 0.95 in every quartile):")
-    print("  " + "  ".join(f"Q{j + 1} {ratio(best_qps(rows['acorn-1'], j), max(best_qps(rows['acorn-1-pure-graph'], j) or 0, best_qps(rows['acorn-1-scan'], j) or 0) or None)}"
-                           for j in range(4)))
+    print(f"  {against_the_better(rows, 'acorn-1')}")
     if official:
         print(f"\n  ours / official (bar: >= 2.50 overall):")
         for name in ("acorn-1", "acorn-1-pure-graph"):
