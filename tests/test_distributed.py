@@ -3,6 +3,7 @@ and a second `ray start` with its own resources), workers as local subprocesses 
 What must hold: the host takes in exactly what it takes in from a local sweep (same results, same
 rejections), both nodes work, a lost task process is retried and recorded, Ctrl-C cancels all."""
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,8 +18,11 @@ from harness.results import list_failures, list_results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PLUGINS = os.path.join(ROOT, "tests", "plugins")
-ENV = dict(os.environ, RAY_AUTH_MODE="token")
-MARKER = "filterbench-ray-"  # in the command line of every worker a Ray task starts (its run directory)  # the cluster's token (~/.ray/auth_token), as Ray's default asks
+# Ray 2.60 asks for token authentication; `ray start` refuses to run without a token, and a clean
+# machine has none (~/.ray/auth_token). The test cluster gets its own, shared through the environment
+# with every process that joins it.
+ENV = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+MARKER = "filterbench-ray-"  # in the command line of every worker a Ray task starts (its run directory)
 
 
 def free_port():
