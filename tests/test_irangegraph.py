@@ -49,8 +49,10 @@ def test_never_returns_an_id_outside_the_range_and_reaches_high_recall(built):
     values = attribute.values
     rng = np.random.default_rng(1)
     hits = total = 0
-    for exact_below in (0, 1024, None):  # the graph only, scans of small ranges, the choice by cost
-        algo.set_query_arguments(ef_search=128, exact_below=exact_below)
+    # The graph only, scans of small ranges, the choice by cost; entries spread or by need (whose
+    # whole segments of the cover are entered at their own entries, parts of leaves at their middle)
+    for exact_below, entry_points in ((0, 64), (0, "cover"), (1024, 64), (None, 64), (None, "cover")):
+        algo.set_query_arguments(ef_search=128, exact_below=exact_below, entry_points=entry_points)
         for q, (lo, hi) in zip(Q, ranges(values, rng)):
             ids = algo.filtered_query(q, 10, Filter("range", "value", (lo, hi)), None)
             assert ((values[ids] >= lo) & (values[ids] <= hi)).all() and len(set(ids)) == len(ids)
@@ -134,6 +136,20 @@ def test_what_it_refuses():
     for wrong in (0, -3, "all"):  # the native index's 0 is 'cover', never taken as a count
         with pytest.raises(ValueError, match="entry_points must be at least 1 or 'cover'"):
             algo.set_query_arguments(ef_search=16, entry_points=wrong)
+
+
+def test_a_segment_has_more_entries_only_where_its_graph_does_not_lead_to_all_of_it(built):
+    """Entries by need: where the attribute follows the clusters, a large segment is a run of
+    clusters its graph barely links, and searches from one entry miss members: those become
+    entries too. Where the attribute is independent of the clusters, one entry a segment does."""
+    X, follows, _, algo = built
+    independent = fitted(X, NumericAttribute("value", np.random.default_rng(5).permutation(follows.values)),
+                         M=16, ef_construction=64)
+    for index in (algo.index, independent.index):
+        assert [len(index.entry_counts(layer)) for layer in (0, 1)] == [1, 2]  # segments: the base, its halves
+        assert min(min(index.entry_counts(layer)) for layer in range(index.layers)) == 1
+    assert max(max(independent.index.entry_counts(layer)) for layer in range(independent.index.layers)) == 1
+    assert sum(algo.index.entry_counts(0)) + sum(algo.index.entry_counts(1)) > 3
 
 
 def test_more_entry_points_find_the_clusters_inside_a_range(built):

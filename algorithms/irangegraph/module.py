@@ -18,7 +18,10 @@ METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
 # 64; at 50% ranges the cover never reaches 0.9). Elsewhere the cover is faster
 # (python -m benchmarks.official).
 ENTRY_POINTS = 64
-COVER = "cover"  # entry_points: one entry per segment of the range's cover instead
+# entry_points 'cover': entries by need instead. Each whole segment of the range's cover is entered
+# at its own entries: the member nearest its mean, and more only where searches of its graph from
+# those miss members (native/src/irange.h, find_segment_entries).
+COVER = "cover"
 BY_COST = -1  # exact_below that lets the expected work choose, per query
 
 
@@ -44,8 +47,9 @@ class IRangeGraph(NativeIndex):
 
     def set_query_arguments(self, ef_search=64, exact_below=None, entry_points=ENTRY_POINTS):
         """ef_search: the search list; entry_points: the search starts from this many vectors spread
-        evenly through the range, or ('cover') from the middle of each segment of the range's
-        cover in the segment tree (at most two per layer). A range is scanned instead (its
+        evenly through the range, or ('cover') from the entries of each segment of the range's
+        cover in the segment tree (one, more where its graph needs them; the middle of a part of
+        a leaf). A range is scanned instead (its
         vectors are contiguous in the index) when that is expected to do less work than the
         search (native/src/irange.h, calibrate); exact_below fixes it instead: ranges of at most
         this many vectors are scanned."""

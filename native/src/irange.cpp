@@ -13,7 +13,7 @@
 namespace filterbench {
 
 static const char* MAGIC = "FBIRANGE";
-static const uint32_t FORMAT_VERSION = 1;
+static const uint32_t FORMAT_VERSION = 2;  // 2: the segments' entries
 
 void IRangeParams::check() const {
     if (M < 2 || M > 256) throw std::invalid_argument("iRangeGraph: M must be in [2, 256], got " + std::to_string(M));
@@ -72,6 +72,66 @@ void IRangeIndex::build(const float* X, const double* values, size_t n, int thre
     visited_pool_ = std::make_unique<VisitedPool>(n);
     // Bottom up: a segment's graph grows from its left half's, one layer down.
     for (size_t layer = layers_; layer-- > 0;) build_layer(layer, threads);
+    find_segment_entries(threads);
+}
+
+void IRangeIndex::find_segment_entries(int threads) {
+    // Entries by need. A segment's graph is entered at the member nearest its mean; then members
+    // drawn in a seeded order are searched for from the entries so far (on the graph that a range
+    // of exactly this segment improvises), and each one not found adds an entry. A search places
+    // a segment's entries evenly through it (after the first): where the attribute follows the
+    // clusters, a large segment is a run of clusters that its graph barely links, and the runs
+    // lie along the segment. A segment whose graph leads to all of it keeps one entry.
+    first_entry_.assign(layers_, {});
+    entry_count_.assign(layers_, {});
+    for (size_t layer = 0; layer < layers_; layer++) {
+        size_t segments = (n_ + layer_width(layer) - 1) / layer_width(layer);
+        first_entry_[layer].resize(segments);
+        entry_count_[layer].resize(segments);
+        parallel_for(segments, threads, [&](size_t s) {
+            size_t begin = s * layer_width(layer), end = std::min(n_, begin + layer_width(layer)), size = end - begin;
+            first_entry_[layer][s] = int32_t(nearest_to_mean(begin, end, end));
+            entry_count_[layer][s] = 1;
+            if (size <= M() + 1) return;  // every member links to every other
+            std::vector<int32_t> sample(size);
+            std::iota(sample.begin(), sample.end(), int32_t(begin));
+            std::mt19937_64 rng(params_.seed + 0x2545F4914F6CDD1Dull * (layer * 1000003 + begin + 1));
+            std::shuffle(sample.begin(), sample.end(), rng);
+            sample.resize(std::min(size, std::max<size_t>(ENTRY_PROBES_MIN, size / ENTRY_PROBE_EVERY)));
+            for (int32_t x : sample) {
+                if (entry_count_[layer][s] >= MAX_SEGMENT_ENTRIES) break;
+                TopK top(ENTRY_PROBE_EF);
+                best_first(vec(x), begin, end, top, [&](auto enter) { enter_segment(layer, begin, enter); });
+                std::vector<Neighbor> reached = top.take_sorted();
+                if (reached.empty() || reached[0].id != x) entry_count_[layer][s]++;
+            }
+        }, 1);
+    }
+}
+
+template <class Enter>
+void IRangeIndex::enter_segment(size_t layer, size_t begin, Enter enter) const {
+    size_t s = begin / layer_width(layer), size = segment_end(layer, begin) - begin, count = entry_count_[layer][s];
+    enter(size_t(first_entry_[layer][s]));
+    for (size_t i = 1; i < count; i++) enter(begin + (2 * i + 1) * size / (2 * count));
+}
+
+size_t IRangeIndex::nearest_to_mean(size_t begin, size_t end, size_t among_end) const {
+    std::vector<float> mean(d_, 0.0f);
+    for (size_t p = begin; p < end; p++)
+        for (size_t j = 0; j < d_; j++) mean[j] += vec(p)[j] / float(end - begin);
+    size_t nearest = begin;
+    float best = INFINITY;
+    for (size_t p = begin; p < among_end; p++) {
+        float s = dist(mean.data(), p);
+        if (s < best) best = s, nearest = p;
+    }
+    return nearest;
+}
+
+std::vector<uint32_t> IRangeIndex::entry_counts(size_t layer) const {
+    if (layer >= layers_) throw std::invalid_argument("iRangeGraph: no layer " + std::to_string(layer));
+    return entry_count_[layer];
 }
 
 void IRangeIndex::build_layer(size_t layer, int threads) {
@@ -95,15 +155,7 @@ void IRangeIndex::build_layer(size_t layer, int threads) {
             while (size_t(b.counts[p]) < M() && below[b.counts[p]] >= 0) list[b.counts[p]] = below[b.counts[p]], b.counts[p]++;
         }
         // The entry: the left half's member nearest the segment's mean; the right half in a seeded order.
-        std::vector<float> mean(d_, 0.0f);
-        for (size_t p = begin; p < end; p++)
-            for (size_t j = 0; j < d_; j++) mean[j] += vec(p)[j] / float(size);
-        int32_t entry = int32_t(begin);
-        float best = INFINITY;
-        for (size_t p = begin; p < middle; p++) {
-            float s = dist(mean.data(), p);
-            if (s < best) best = s, entry = int32_t(p);
-        }
+        int32_t entry = int32_t(nearest_to_mean(begin, end, middle));
         std::vector<int32_t> members(end - middle);
         std::iota(members.begin(), members.end(), int32_t(middle));
         std::mt19937_64 rng(params_.seed + 0x9E3779B97F4A7C15ull * (layer * 1000003 + begin + 1));
@@ -225,7 +277,7 @@ RangePath IRangeIndex::search(const float* q, size_t k, double lo, double hi, si
         found = exact.take_sorted();
     } else {
         TopK top(std::max(k, ef_search));
-        GraphWork work = graph_search(q, begin, end, ef_search, entry_points, top);
+        GraphWork work = graph_search(q, begin, end, entry_points, top);
         distance_computations_ += work.distances;
         found = top.take_sorted();
     }
@@ -247,7 +299,7 @@ void IRangeIndex::cover(size_t begin, size_t end, Each each) const {
         size_t e = std::min(n_, b + layer_width(layer)), lo = std::max(b, begin), hi = std::min(e, end);
         if (lo >= hi) continue;
         if ((lo == b && hi == e) || layer + 1 == layers_) {
-            each(lo, hi);
+            each(layer, lo, hi);
         } else {
             todo.push_back({layer + 1, b + layer_width(layer + 1)});
             todo.push_back({layer + 1, b});
@@ -255,28 +307,37 @@ void IRangeIndex::cover(size_t begin, size_t end, Each each) const {
     }
 }
 
-GraphWork IRangeIndex::graph_search(const float* q, size_t begin, size_t end, size_t ef_search, size_t entry_points,
-                                    TopK& top) const {
+GraphWork IRangeIndex::graph_search(const float* q, size_t begin, size_t end, size_t entry_points, TopK& top) const {
+    size_t m = end - begin;
+    return best_first(q, begin, end, top, [&](auto enter) {
+        if (entry_points == COVER_ENTRIES) {
+            cover(begin, end, [&](size_t layer, size_t b, size_t e) {
+                if (b != segment_begin(layer, b) || e != segment_end(layer, b)) return enter(b + (e - b) / 2);  // part of a leaf
+                enter_segment(layer, b, enter);
+            });
+        } else {
+            // Entries spread evenly through the span: where the attribute follows the clusters, the span
+            // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
+            size_t entries = std::min(entry_points, m);
+            for (size_t i = 0; i < entries; i++) enter(begin + (2 * i + 1) * m / (2 * entries));
+        }
+    });
+}
+
+template <class Seed>
+GraphWork IRangeIndex::best_first(const float* q, size_t begin, size_t end, TopK& top, Seed seed) const {
     size_t m = end - begin;
     GraphWork work;
     auto visited = visited_pool_->get();
     NearestOnTop candidates;
-    auto enter = [&](size_t position) {
+    seed([&](size_t position) {
         int32_t p = int32_t(position);
         if (visited->test_and_mark(p)) return;
         Neighbor s{dist(q, p), p};
         work.distances++;
         candidates.push(s);
         top.push(s);
-    };
-    if (entry_points == COVER_ENTRIES) {
-        cover(begin, end, [&](size_t b, size_t e) { enter(b + (e - b) / 2); });
-    } else {
-        // Entries spread evenly through the span: where the attribute follows the clusters, the span
-        // is a run of clusters that the improvised graph barely links, and each needs an entry of its own.
-        size_t entries = std::min(entry_points, m);
-        for (size_t i = 0; i < entries; i++) enter(begin + (2 * i + 1) * m / (2 * entries));
-    }
+    });
     // The lowest segment that holds the whole span: the layers above it hold no more of the span
     // than it does, so their lists add only longer links to the same vectors.
     size_t top_layer = 0;
@@ -344,7 +405,7 @@ void IRangeIndex::calibrate(size_t ef_search, size_t entry_points) const {
             size_t begin = std::uniform_int_distribution<size_t>(0, present_ - m)(rng);
             near_vector(vec(begin + std::uniform_int_distribution<size_t>(0, m - 1)(rng)), d_, rng, q);
             TopK top(ef_search);
-            total += graph_search(q.data(), begin, begin + m, ef_search, entry_points, top).cost(d_);
+            total += graph_search(q.data(), begin, begin + m, entry_points, top).cost(d_);
         }
         return total / ExpectedWork::kSamples;
     });
@@ -374,6 +435,10 @@ void IRangeIndex::serialize(Out& out) const {
     out.array(values_);
     out.array(original_);
     out.array(links_);
+    for (size_t layer = 0; layer < layers_; layer++) {
+        out.array(first_entry_[layer]);
+        out.array(entry_count_[layer]);
+    }
 }
 
 void IRangeIndex::save(const std::string& path) const {
@@ -409,6 +474,18 @@ std::unique_ptr<IRangeIndex> IRangeIndex::load(const std::string& path) {
     if (index->data_.size() != n * d || index->values_.size() != n || index->original_.size() != n ||
         index->links_.size() != layers * n * size_t(params.M))
         throw std::runtime_error(path + ": corrupt index file (sizes)");
+    for (size_t layer = 0; layer < layers; layer++) {
+        size_t width = index->layer_width(layer), segments = (n + width - 1) / width;
+        auto first = in.array<int32_t>(segments);
+        auto count = in.array<uint32_t>(segments);
+        bool valid = first.size() == segments && count.size() == segments;
+        for (size_t s = 0; valid && s < segments; s++)
+            valid = size_t(first[s]) >= s * width && size_t(first[s]) < std::min(n, (s + 1) * width) && count[s] >= 1 &&
+                    count[s] <= MAX_SEGMENT_ENTRIES;
+        if (!valid) throw std::runtime_error(path + ": corrupt index file (entries)");
+        index->first_entry_.push_back(std::move(first));
+        index->entry_count_.push_back(std::move(count));
+    }
     index->visited_pool_ = std::make_unique<VisitedPool>(n);
     return index;
 }

@@ -57,8 +57,10 @@ class IRangeIndex {
     // a larger one is searched from entry_points vectors spread evenly through it. exact_below
     // BY_COST: the span is scanned when that is expected to do less work (see calibrate).
     static constexpr int64_t BY_COST = -1;
-    // entry_points COVER_ENTRIES: one entry per segment of the span's cover (its fewest whole
-    // segments, and the parts of leaves at its ends), at the segment's middle.
+    // entry_points COVER_ENTRIES: entries by need. The span's cover (its fewest whole segments,
+    // and the parts of leaves at its ends) is entered at each whole segment's entries (one, and
+    // more only where its graph does not lead to all of it: find_segment_entries) and at the
+    // middle of each part of a leaf.
     static constexpr size_t COVER_ENTRIES = 0;
     RangePath search(const float* q, size_t k, double lo, double hi, size_t ef_search, int64_t exact_below,
                      size_t entry_points, int32_t* ids, float* scores) const;
@@ -78,6 +80,8 @@ class IRangeIndex {
     size_t size() const { return n_; }
     size_t dimension() const { return d_; }
     size_t layers() const { return layers_; }
+    // How many entries each segment of a layer has (layer 0: the whole base), segment by segment.
+    std::vector<uint32_t> entry_counts(size_t layer) const;
     uint64_t distance_computations() const { return distance_computations_; }
     uint64_t queries_on(RangePath p) const { return path_counts_[int(p)]; }
 
@@ -96,15 +100,28 @@ class IRangeIndex {
     void serialize(Out& out) const;
 
     void build_layer(size_t layer, int threads);
+    // How many entries each segment needs: one, the member nearest its mean, and one more for each
+    // sampled member that a search of the segment's graph from the entries so far does not find.
+    void find_segment_entries(int threads);
+    static constexpr size_t ENTRY_PROBE_EVERY = 64, ENTRY_PROBES_MIN = 16;  // members sampled: size / 64, at least 16
+    static constexpr size_t ENTRY_PROBE_EF = 8, MAX_SEGMENT_ENTRIES = 64;
+    // The member of [begin, among_end) nearest the mean of [begin, end).
+    size_t nearest_to_mean(size_t begin, size_t end, size_t among_end) const;
+    // Calls enter(position) for each entry of the segment of layer j that begins at begin.
+    template <class Enter>
+    void enter_segment(size_t layer, size_t begin, Enter enter) const;
     void insert(Build& b, size_t layer, int32_t p, int32_t entry);
     std::vector<Neighbor> prune(int32_t p, std::vector<Neighbor> candidates) const;
     void span(double lo, double hi, size_t& begin, size_t& end) const;
-    // Calls each(b, e) for every [b, e) of the cover of [begin, end), left to right.
+    // Calls each(layer, b, e) for every [b, e) of the cover of [begin, end), left to right.
     template <class Each>
     void cover(size_t begin, size_t end, Each each) const;
-    // Best-first search of the graph improvised over [begin, end) into top; returns its work.
-    GraphWork graph_search(const float* q, size_t begin, size_t end, size_t ef_search, size_t entry_points,
-                           TopK& top) const;
+    // Best-first search of the graph improvised over [begin, end) into top, from the entries that
+    // entry_points says; returns its work.
+    GraphWork graph_search(const float* q, size_t begin, size_t end, size_t entry_points, TopK& top) const;
+    // The same from the positions seed(enter) enters; top's capacity is the search list.
+    template <class Seed>
+    GraphWork best_first(const float* q, size_t begin, size_t end, TopK& top, Seed seed) const;
     static uint64_t setting(size_t ef_search, size_t entry_points) { return (uint64_t(ef_search) << 32) | entry_points; }
 
     size_t d_ = 0, n_ = 0, present_ = 0, layers_ = 0;
@@ -114,6 +131,9 @@ class IRangeIndex {
     std::vector<double> values_;     // attribute values in position order (NaN last)
     std::vector<int32_t> original_;  // base id of each position
     HugeVector<int32_t> links_;      // layers × n × M positions, -1 padded
+    // Per layer and segment: its first entry (the member nearest its mean) and how many it needs.
+    std::vector<std::vector<int32_t>> first_entry_;
+    std::vector<std::vector<uint32_t>> entry_count_;
     mutable std::unique_ptr<VisitedPool> visited_pool_;
     mutable std::atomic<uint64_t> distance_computations_{0};
     mutable std::atomic<uint64_t> path_counts_[2] = {0, 0};

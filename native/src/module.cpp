@@ -466,6 +466,8 @@ PYBIND11_MODULE(filterbench_native, m) {
         .def("serialized_size", &IRangeIndex::serialized_size)
         .def_property_readonly("n", &IRangeIndex::size)
         .def_property_readonly("layers", &IRangeIndex::layers)
+        .def("entry_counts", &IRangeIndex::entry_counts, py::arg("layer"),
+             "-> how many entries each segment of this layer (0: the whole base) has, segment by segment")
         .def_property_readonly("distance_computations", &IRangeIndex::distance_computations)
         .def_property_readonly("graph_queries", [](const IRangeIndex& s) { return s.queries_on(RangePath::Graph); })
         .def_property_readonly("exact_queries", [](const IRangeIndex& s) { return s.queries_on(RangePath::Exact); });
