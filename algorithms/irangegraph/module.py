@@ -12,11 +12,12 @@ from algorithms.base import NativeIndex
 
 # Angular data is normalized and searched by inner product, which ranks unit vectors as the angle does.
 METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
-# Not the paper's, which enters a range's graph once per segment of its cover ('cover' below):
-# where the attribute follows the clusters, a range is a run of clusters that its graph barely
-# links (on random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from
-# 64; at 50% ranges the cover never reaches 0.9). Elsewhere the cover is faster
-# (python -m benchmarks.official).
+# Not the paper's, which enters a range's graph once per segment of its cover: where the attribute
+# follows the clusters, a range is a run of clusters that its graph barely links (on
+# random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from 64).
+# Entries by need ('cover' below) pass there too, and are faster on ranges independent of the
+# clusters, but slower on range-correlated's 10% ranges; 64 stays the default
+# (python -m benchmarks.official, README).
 ENTRY_POINTS = 64
 # entry_points 'cover': entries by need instead. Each whole segment of the range's cover is entered
 # at its own entries: the member nearest its mean, and more only where searches of its graph from
