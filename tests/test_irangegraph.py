@@ -140,8 +140,8 @@ def test_what_it_refuses():
 
 def test_a_segment_has_more_entries_only_where_its_graph_does_not_lead_to_all_of_it(built):
     """Entries by need: where the attribute follows the clusters, a large segment is a run of
-    clusters its graph barely links, and searches from one entry miss members: those become
-    entries too. Where the attribute is independent of the clusters, one entry a segment does."""
+    clusters its graph barely links, and searches from one entry miss members: each member missed
+    adds an entry. Where the attribute is independent of the clusters, one entry a segment does."""
     X, follows, _, algo = built
     independent = fitted(X, NumericAttribute("value", np.random.default_rng(5).permutation(follows.values)),
                          M=16, ef_construction=64)
