@@ -98,7 +98,8 @@ def test_tuning_end_to_end_picks_the_known_best_settings_the_same_each_time(xxs,
     from website import build_site
     env = dict(os.environ, FILTERBENCH_DATA=os.path.dirname(xxs))
     results = tmp_path / "results"
-    args = ["--algorithm", "tunable", "--dataset", "random-filter-xxs", "--queries", "40", "--results", str(results)]
+    args = ["--algorithm", "tunable", "--dataset", "random-filter-xxs", "--queries", "40", "--runs", "3",
+            "--results", str(results)]  # the fastest of 3 passes, as the leaderboard times
     first = tune(*args, env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "[6/6] tunable" in first.stdout and "s left" in first.stdout  # progress: done, remaining, estimate
