@@ -1,7 +1,7 @@
 """Range filters, one run (single-thread search): iRangeGraph against ACORN and faiss HNSW with a bitmap.
 
     python -m benchmarks.range [--dataset arxiv] [--scenario range-date] [--queries 1000] [--threads 2]
-                               [--entry-points 64]
+                               [--entry-points cover|N]
 
 On the dataset's range scenario (arxiv: submission dates, 1,000 ranges at 0.1%, 1%, 10% and 50% of
 the base) it builds, on the same threads: iRangeGraph (on the scenario's attribute; M=16,
@@ -18,13 +18,23 @@ import argparse
 from algorithms.acorn.module import Acorn
 from algorithms.bruteforce.module import BruteForce
 from algorithms.faiss.module import FaissHNSW
-from algorithms.irangegraph.module import ENTRY_POINTS, IRangeGraph
+from algorithms.irangegraph.module import COVER, ENTRY_POINTS, IRangeGraph
 from benchmarks.common import TARGET, Workload, build, qps_at_target
 from datasets import ensure_dataset
 
 EF_GRID = [10, 20, 40, 80, 160, 320, 640]
 BITMAP_METHODS = ("acorn-gamma", "acorn-1", "faiss-hnsw-bitmap")
 BAR_UP_TO = 0.1  # the levels the bar covers
+
+
+def entry_points(text):
+    """--entry-points: 'cover' or a count, as the plugin's entry_points takes them."""
+    if text == COVER:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {COVER!r} or a number of entries, got {text!r}") from None
 
 
 def level_of(group):
@@ -42,8 +52,8 @@ def main(argv=None):
     p.add_argument("--scenario", default="range-date")
     p.add_argument("--queries", type=int, default=1000, help="a seeded sample of N of the scenario's queries")
     p.add_argument("--threads", type=int, default=2, help="build threads (search is single-threaded)")
-    p.add_argument("--entry-points", type=int, default=ENTRY_POINTS,
-                   help=f"iRangeGraph's search entries per range (default {ENTRY_POINTS})")
+    p.add_argument("--entry-points", type=entry_points, default=ENTRY_POINTS,
+                   help=f"iRangeGraph's search entries: 'cover' (by need, the default) or N spread through the range")
     args = p.parse_args(argv)
     work = Workload(ensure_dataset(args.dataset), args.scenario, args.queries)
     ds, sc = work.ds, work.ds.scenarios[args.scenario]

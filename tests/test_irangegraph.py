@@ -141,15 +141,21 @@ def test_what_it_refuses():
 def test_a_segment_has_more_entries_only_where_its_graph_does_not_lead_to_all_of_it(built):
     """Entries by need: where the attribute follows the clusters, a large segment is a run of
     clusters its graph barely links, and searches from one entry miss members: each member missed
-    adds an entry. Where the attribute is independent of the clusters, one entry a segment does."""
+    adds an entry. Where the attribute is independent of the clusters, one entry a segment does,
+    but for a rare probe that its short list misses."""
     X, follows, _, algo = built
     independent = fitted(X, NumericAttribute("value", np.random.default_rng(5).permutation(follows.values)),
                          M=16, ef_construction=64)
+
+    def extra_entries(index, layers):
+        return sum(sum(index.entry_counts(layer)) - len(index.entry_counts(layer)) for layer in layers)
+
     for index in (algo.index, independent.index):
         assert [len(index.entry_counts(layer)) for layer in (0, 1)] == [1, 2]  # segments: the base, its halves
         assert min(min(index.entry_counts(layer)) for layer in range(index.layers)) == 1
-    assert max(max(independent.index.entry_counts(layer)) for layer in range(independent.index.layers)) == 1
-    assert sum(algo.index.entry_counts(0)) + sum(algo.index.entry_counts(1)) > 3
+    segments = sum(len(independent.index.entry_counts(layer)) for layer in range(independent.index.layers))
+    assert extra_entries(independent.index, range(independent.index.layers)) < segments / 100
+    assert extra_entries(algo.index, (0, 1)) > 3 * max(1, extra_entries(independent.index, (0, 1)))
 
 
 def test_more_entry_points_find_the_clusters_inside_a_range(built):

@@ -12,17 +12,16 @@ from algorithms.base import NativeIndex
 
 # Angular data is normalized and searched by inner product, which ranks unit vectors as the angle does.
 METRICS = {"euclidean": "l2", "angular": "ip", "ip": "ip"}
-# Not the paper's, which enters a range's graph once per segment of its cover: where the attribute
-# follows the clusters, a range is a run of clusters that its graph barely links (on
-# random-filter-s range-correlated, ef_search 256: recall 0.89 from 4 entries, 0.96 from 64).
-# Entries by need ('cover' below) pass there too, and are faster on ranges independent of the
-# clusters, but slower on range-correlated's 10% ranges; 64 stays the default
-# (python -m benchmarks.official, README).
-ENTRY_POINTS = 64
-# entry_points 'cover': entries by need instead. Each whole segment of the range's cover is entered
-# at its own entries: the member nearest its mean, and more only where searches of its graph from
-# those miss members (native/src/irange.h, find_segment_entries).
+# entry_points 'cover', the default: entries by need. Each whole segment of the range's cover in
+# the segment tree is entered at its own entries: the member nearest its mean, as the paper enters
+# each, and more only where searches of its graph from those miss members (native/src/irange.h,
+# find_segment_entries); a part of a leaf at its middle. An integer instead spreads that many
+# entries evenly through the range. Where the attribute follows the clusters a range is a run of
+# clusters that its graph barely links (random-filter-s range-correlated, ef_search 256: recall
+# 0.89 from 4 spread entries, 0.96 from 64); entries by need reach it there too, with fewer entries
+# where the graph leads everywhere (python -m benchmarks.official, README).
 COVER = "cover"
+ENTRY_POINTS = COVER
 BY_COST = -1  # exact_below that lets the expected work choose, per query
 
 
@@ -47,10 +46,10 @@ class IRangeGraph(NativeIndex):
         self.index.build(X, np.asarray(attribute.values, dtype=np.float64), self.threads)
 
     def set_query_arguments(self, ef_search=64, exact_below=None, entry_points=ENTRY_POINTS):
-        """ef_search: the search list; entry_points: the search starts from this many vectors spread
-        evenly through the range, or ('cover') from the entries of each segment of the range's
-        cover in the segment tree (one, more where its graph needs them; the middle of a part of
-        a leaf). A range is scanned instead (its
+        """ef_search: the search list; entry_points: the search starts ('cover', the default) from
+        the entries of each segment of the range's cover in the segment tree (one, more where its
+        graph needs them; the middle of a part of a leaf), or from this many vectors spread evenly
+        through the range. A range is scanned instead (its
         vectors are contiguous in the index) when that is expected to do less work than the
         search (native/src/irange.h, calibrate); exact_below fixes it instead: ranges of at most
         this many vectors are scanned."""
