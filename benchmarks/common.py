@@ -100,26 +100,27 @@ def build(name, algo, X, attribute, threads):
     return algo, seconds, size
 
 
-def qps_at_target(points):
-    """QPS at recall TARGET from (recall, QPS) points of one method's settings, interpolated:
-    linearly in recall between the fastest point that reaches TARGET and the point with the most
-    recall among those below TARGET and faster. A grid of settings then does not decide a ratio by
-    where its steps fall. No extrapolation: where no faster point lies below TARGET, the fastest
-    point reaching it. None if no point reaches TARGET."""
-    reach = [(r, q) for r, q in points if r >= TARGET]
+def qps_at_target(points, target=TARGET):
+    """QPS at recall target (TARGET unless said) from (recall, QPS) points of one method's settings,
+    interpolated: linearly in recall between the fastest point that reaches it and the point with
+    the most recall among those below it and faster. A grid of settings then does not decide a
+    ratio by where its steps fall. No extrapolation: where no faster point lies below the target,
+    the fastest point reaching it. None if no point reaches it."""
+    reach = [(r, q) for r, q in points if r >= target]
     if not reach:
         return None
     r1, q1 = max(reach, key=lambda p: p[1])
-    below = [(r, q) for r, q in points if r < TARGET and q > q1]
+    below = [(r, q) for r, q in points if r < target and q > q1]
     if not below:
         return q1
     r0, q0 = max(below)
-    return q0 + (q1 - q0) * (TARGET - r0) / (r1 - r0)
+    return q0 + (q1 - q0) * (target - r0) / (r1 - r0)
 
 
-def best_qps(rows, quartile=None):
-    """QPS at TARGET recall (overall or in one quartile), interpolated; None if no setting reaches it."""
-    return qps_at_target([(r["recall"], r["qps"]) if quartile is None else r["quartiles"][quartile] for r in rows])
+def best_qps(rows, quartile=None, target=TARGET):
+    """QPS at recall target (overall or in one quartile), interpolated; None if no setting reaches it."""
+    return qps_at_target([(r["recall"], r["qps"]) if quartile is None else r["quartiles"][quartile] for r in rows],
+                         target)
 
 
 def ratio(a, b):
