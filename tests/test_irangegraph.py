@@ -93,6 +93,14 @@ def test_small_ranges_are_scanned_exactly_and_counted(built):
     assert after["exact_queries"] == before["exact_queries"] + 1 and after["graph_queries"] == before["graph_queries"]
 
 
+def test_a_fresh_build_answers_with_its_defaults():
+    X, attribute, Q = data(1000)
+    algo = fitted(X, attribute, M=8, ef_construction=32)  # no set_query_arguments: entries by need, scan by cost
+    lo, hi = np.quantile(attribute.values, [0.2, 0.6])
+    ids = algo.filtered_query(Q[0], 10, Filter("range", "value", (lo, hi)), None)
+    assert len(ids) == 10 and ((attribute.values[ids] >= lo) & (attribute.values[ids] <= hi)).all()
+
+
 def test_open_sides_empty_ranges_and_missing_values():
     X, attribute, Q = data(1000)
     values = attribute.values.copy()

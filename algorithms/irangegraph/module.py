@@ -35,7 +35,7 @@ class IRangeGraph(NativeIndex):
         super().__init__(distance)
         self.M, self.ef_construction, self.seed = int(M), int(ef_construction), int(seed)
         self.native.check_irange_params(self.M, self.ef_construction)  # before any data
-        self.ef_search, self.exact_below, self.entry_points = 64, BY_COST, ENTRY_POINTS
+        self.set_query_arguments()  # the defaults, until the runner sets its own
 
     def fit(self, X, attribute):
         if attribute is None or attribute.kind != "numeric":
@@ -58,7 +58,7 @@ class IRangeGraph(NativeIndex):
         # The native index takes 0 for the cover (IRangeIndex::COVER_ENTRIES).
         self.ef_search, self.entry_points = int(ef_search), 0 if entry_points == COVER else int(entry_points)
         self.exact_below = BY_COST if exact_below is None else int(exact_below)
-        if self.exact_below == BY_COST and hasattr(self, "index"):
+        if self.exact_below == BY_COST and getattr(self, "index", None) is not None:
             self.index.calibrate(self.ef_search, self.entry_points)  # here, so that no timed query pays for it
 
     @staticmethod
