@@ -18,7 +18,7 @@ import argparse
 from algorithms.acorn.module import Acorn
 from algorithms.bruteforce.module import BruteForce
 from algorithms.faiss.module import FaissHNSW
-from algorithms.irangegraph.module import COVER, ENTRY_POINTS, IRangeGraph
+from algorithms.irangegraph.module import ENTRY_POINTS, IRangeGraph, check_entry_points
 from benchmarks.common import TARGET, Workload, build, qps_at_target
 from datasets import ensure_dataset
 
@@ -28,13 +28,13 @@ BAR_UP_TO = 0.1  # the levels the bar covers
 
 
 def entry_points(text):
-    """--entry-points: 'cover' or a count, as the plugin's entry_points takes them."""
-    if text == COVER:
-        return text
+    """--entry-points: 'cover' or a count, checked as the plugin checks its entry_points."""
+    value = int(text) if text.lstrip("-").isdigit() else text
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {COVER!r} or a number of entries, got {text!r}") from None
+        check_entry_points(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
 
 
 def level_of(group):

@@ -25,6 +25,12 @@ ENTRY_POINTS = COVER
 BY_COST = -1  # exact_below that lets the expected work choose, per query
 
 
+def check_entry_points(entry_points):
+    """entry_points is 'cover' or a number of entries of at least 1; else a ValueError that says so."""
+    if entry_points != COVER and (isinstance(entry_points, str) or int(entry_points) < 1):
+        raise ValueError(f"entry_points must be at least 1 or {COVER!r}, got {entry_points!r}")
+
+
 class IRangeGraph(NativeIndex):
     native_class = "IRangeGraph"
     predicates = ("range",)
@@ -53,8 +59,7 @@ class IRangeGraph(NativeIndex):
         vectors are contiguous in the index) when that is expected to do less work than the
         search (native/src/irange.h, calibrate); exact_below fixes it instead: ranges of at most
         this many vectors are scanned."""
-        if entry_points != COVER and (isinstance(entry_points, str) or int(entry_points) < 1):
-            raise ValueError(f"entry_points must be at least 1 or {COVER!r}, got {entry_points!r}")
+        check_entry_points(entry_points)
         # The native index takes 0 for the cover (IRangeIndex::COVER_ENTRIES).
         self.ef_search, self.entry_points = int(ef_search), 0 if entry_points == COVER else int(entry_points)
         self.exact_below = BY_COST if exact_below is None else int(exact_below)
