@@ -37,6 +37,10 @@ repeat them):
                                   position (NHQ's attribute vectors, e.g. `fixed`)
 Scenarios whose predicate it does not answer are skipped, with a line saying so.
 
+fit() gets X as float32 [n, d]. A class with `stored_vectors = True` gets it as the dataset stores
+it (uint8 for yfcc) and converts it itself (self.vectors on pieces, or inside its native build),
+so that the base is never held as float32 twice: at 10M x 192 each copy is 7.7 GB.
+
 Build and query arguments are the parameters of `__init__` (after `distance`) and of
 `set_query_arguments`, named explicitly with their defaults: the harness checks every config
 against them when it loads it, so a misspelt argument is an error, not a silent default.
@@ -55,6 +59,7 @@ class FilteredANN:
     builds_on_attribute = False
     uses_filter_map = True
     fixed_length_labels = False
+    stored_vectors = False
 
     def __init__(self, distance):
         self.distance = distance
@@ -65,8 +70,14 @@ class FilteredANN:
     def set_threads(self, n):
         self.threads = n
 
+    @classmethod
+    def base_for_fit(cls, X):
+        """The base as fit() takes it: as stored for a stored_vectors class, else float32."""
+        return X if cls.stored_vectors else np.asarray(X, dtype=np.float32)
+
     def vectors(self, X):
-        """X as float32 rows, unit length for angular data (which inner product or L2 then ranks)."""
+        """X (or some of its rows) as float32, unit length for angular data (which inner product or
+        L2 then ranks)."""
         return normalize(X) if self.distance == "angular" else np.ascontiguousarray(X, dtype=np.float32)
 
     def fit(self, X, attribute):

@@ -92,7 +92,7 @@ def build(name, algo, X, attribute, threads):
     attribute: what a plugin built on one gets (others get None)."""
     algo.set_threads(threads)
     t0 = time.perf_counter()
-    algo.fit(np.asarray(X, dtype=np.float32), attribute if algo.builds_on_attribute else None)
+    algo.fit(algo.base_for_fit(X), attribute if algo.builds_on_attribute else None)
     seconds = time.perf_counter() - t0
     size = algo.index_size()
     print(f"built {name:16s} in {seconds:7.1f} s on {threads} threads, index {(size or 0) / 2**20:.0f} MiB", flush=True)

@@ -206,7 +206,7 @@ def run_pass(algo, defn, ds, job, scenario, query_args, k, fit):
 def fit_algorithm(cls, defn, ds, attribute):
     algo = cls(ds.distance, **defn.build_args)
     algo.set_threads(system.available_cpus())
-    ds.train = np.asarray(ds.train, dtype=np.float32)  # plugins are handed float32 (uint8 is stored as is)
+    ds.train = cls.base_for_fit(ds.train)  # kept for the next fit group: converted once
     system.reset_peak_rss()
     rss0 = system.rss()
     t0 = time.perf_counter()

@@ -134,6 +134,15 @@ def test_same_seed_one_thread_same_index(data, variant, tmp_path):
     assert (tmp_path / "0.acorn").read_bytes() == (tmp_path / "1.acorn").read_bytes()
 
 
+def test_a_byte_base_builds_the_index_of_its_float_copy(tmp_path):
+    # yfcc's uint8 base goes to the native build as stored (Acorn.stored_vectors): the index widens
+    # it into its own floats, and must come out as if it had been given float32.
+    X = np.clip(clustered(2000) * 8 + 128, 0, 255).astype(np.uint8)
+    for name, base in (("bytes", X), ("floats", X.astype(np.float32))):
+        fitted(base, threads=1, **VARIANTS["acorn-1"]).save(str(tmp_path / f"{name}.acorn"))
+    assert (tmp_path / "bytes.acorn").read_bytes() == (tmp_path / "floats.acorn").read_bytes()
+
+
 def test_save_load_round_trip_and_exact_size(data, tmp_path):
     X, Q = data
     algo = fitted(X, M=16, gamma=4, M_beta=32)

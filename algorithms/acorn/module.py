@@ -18,6 +18,7 @@ BY_COST = -1.0  # fallback_selectivity that lets the expected work choose, per q
 
 class Acorn(NativeIndex):
     native_class = "Acorn"
+    stored_vectors = True  # a uint8 base goes to the native build as is; it widens it into its own copy
 
     def __init__(self, distance, M=32, gamma=1, M_beta=None, efConstruction=0, seed=100):
         super().__init__(distance)
@@ -28,7 +29,8 @@ class Acorn(NativeIndex):
         self.efSearch, self.fallback = 16, BY_COST
 
     def fit(self, X, attribute):
-        X = self.vectors(X)
+        if X.dtype != np.uint8 or self.distance == "angular":  # angular data is normalized first
+            X = self.vectors(X)
         self.n, d = X.shape
         self.index = self.native.Acorn(d, METRICS[self.distance], self.M, self.gamma, self.M_beta,
                                        self.efConstruction, self.seed)

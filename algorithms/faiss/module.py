@@ -12,12 +12,16 @@ import numpy as np
 from algorithms.base import FilteredANN, post_filter
 
 FILTERINGS = ("post", "in-search")
+TRAIN_ROWS = 1 << 20  # a larger base trains on a seeded sample of this many rows (faiss's k-means
+                      # samples at most 256 per centroid of them; PQ 256 per code)
+ADD_ROWS = 1 << 20    # rows converted to float32 per add(), so the base is never held as float32 twice
 
 
 class FaissIndex(FilteredANN):
     """An index made by faiss.index_factory; subclasses name the factory string and search params."""
 
     supports_in_search = False
+    stored_vectors = True  # fit converts the base to float32 ADD_ROWS rows at a time
 
     def __init__(self, distance, filtering="post"):
         super().__init__(distance)
@@ -36,14 +40,17 @@ class FaissIndex(FilteredANN):
 
 
     def fit(self, X, attribute):
-        X = self.vectors(X)
         self.n, d = X.shape
         metric = faiss.METRIC_L2 if self.distance == "euclidean" else faiss.METRIC_INNER_PRODUCT
         self.index = faiss.index_factory(d, self.factory(d), metric)
         self.configure_build()
         faiss.omp_set_num_threads(self.threads)
-        self.index.train(X)
-        self.index.add(X)
+        if not self.index.is_trained:
+            rows = np.sort(np.random.default_rng(0).choice(self.n, TRAIN_ROWS, replace=False)) \
+                if self.n > TRAIN_ROWS else slice(None)
+            self.index.train(self.vectors(X[rows]))
+        for start in range(0, self.n, ADD_ROWS):
+            self.index.add(self.vectors(X[start:start + ADD_ROWS]))
 
     def configure_build(self):
         pass
@@ -158,6 +165,7 @@ class FaissPQ(FaissIndex):
 
 class FaissLSH(FaissIndex):
     """Random-projection LSH with `nbits` bits, searched by Hamming distance."""
+    stored_vectors = False  # its fit takes the whole base as float32
 
     def __init__(self, distance, nbits=256):
         super().__init__(distance)

@@ -49,10 +49,8 @@ AcornIndex::~AcornIndex() { delete build_; }
 // ---------------------------------------------------------------------------------------------
 // Build
 
-void AcornIndex::build(const float* X, size_t n, int threads) {
-    if (n >= (size_t(1) << 31)) throw std::invalid_argument("ACORN: at most 2^31 - 1 vectors");
-    n_ = n;
-    data_.assign(X, X + n * d_);
+void AcornIndex::build_graph(int threads) {
+    size_t n = n_;
     visited_pool_ = std::make_unique<VisitedPool>(n);
     // HNSW's level distribution: P(level >= l) = M^-l.
     std::mt19937_64 rng(params_.seed);

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <stdexcept>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,7 +52,15 @@ class AcornIndex {
    public:
     AcornIndex(size_t d, Metric metric, AcornParams params);
 
-    void build(const float* X, size_t n, int threads);
+    // X: n rows of d floats, or of d bytes (a uint8 base such as YFCC's, widened row by row into
+    // the index's own float copy, so that the caller never holds the base as floats as well).
+    template <class T>
+    void build(const T* X, size_t n, int threads) {
+        if (n >= (size_t(1) << 31)) throw std::invalid_argument("ACORN: at most 2^31 - 1 vectors");
+        n_ = n;
+        data_.assign(X, X + n * d_);
+        build_graph(threads);
+    }
 
     // The k nearest passing ids, nearest first, padded with -1. fallback_selectivity: below this
     // share of passing base vectors, an exact scan of the passing ones answers (0: never);
@@ -85,7 +94,8 @@ class AcornIndex {
     template <class Out>
     void serialize(Out& out) const;
 
-    // Build.
+    // Build: the graph over the n_ vectors in data_.
+    void build_graph(int threads);
     std::vector<Neighbor> search_layer_unfiltered(const float* q, int32_t entry, size_t ef, int level,
                                                   VisitedList& visited) const;
     void insert(int32_t node);

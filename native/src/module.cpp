@@ -17,6 +17,7 @@ using namespace filterbench;
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using BitsArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+using ByteArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;  // uint8 vectors
 using Int32Array = py::array_t<int32_t, py::array::c_style | py::array::forcecast>;
 using Int64Array = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 using DoubleArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
@@ -43,7 +44,7 @@ static std::vector<FilterMap> filter_maps(const py::object& valid, size_t rows, 
     return maps;
 }
 
-static void check_dimension(const FloatArray& x, size_t d, const char* what) {
+static void check_dimension(const py::array& x, size_t d, const char* what) {
     if (x.ndim() < 1 || size_t(x.shape(x.ndim() - 1)) != d)
         throw std::invalid_argument(std::string(what) + " have dimension " +
                                     std::to_string(x.ndim() ? x.shape(x.ndim() - 1) : 0) + ", the index " +
@@ -125,11 +126,18 @@ PYBIND11_MODULE(filterbench_native, m) {
              py::arg("d"), py::arg("metric"), py::arg("M"), py::arg("gamma"), py::arg("M_beta"),
              py::arg("efConstruction") = 0, py::arg("seed") = 100)
         .def("build",
-             [](AcornIndex& self, FloatArray X, int threads) {
+             [](AcornIndex& self, py::array X, int threads) {
                  if (X.ndim() != 2) throw std::invalid_argument("build: X must be a 2-d array");
                  check_dimension(X, self.dimension(), "build: vectors");
-                 py::gil_scoped_release release;
-                 self.build(X.data(), size_t(X.shape(0)), threads);
+                 if (py::isinstance<py::array_t<uint8_t>>(X)) {  // a byte base: widened into the index's copy
+                     auto bytes = X.cast<ByteArray>();
+                     py::gil_scoped_release release;
+                     self.build(bytes.data(), size_t(bytes.shape(0)), threads);
+                 } else {
+                     auto floats = X.cast<FloatArray>();
+                     py::gil_scoped_release release;
+                     self.build(floats.data(), size_t(floats.shape(0)), threads);
+                 }
              },
              py::arg("X"), py::arg("threads") = 1)
         .def("search",
