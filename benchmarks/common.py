@@ -3,6 +3,7 @@ query settings timed one query at a time, and the best QPS at a recall target.""
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from harness.dataset import Dataset
 from harness.metrics import Evaluator
@@ -56,11 +57,12 @@ class Workload:
             algo.set_query_arguments(**args)
             seconds = np.zeros(self.nq)
             ids = np.full((self.nq, K), -1, dtype=np.int64)
-            for i, q in enumerate(self.Q):
-                t0 = time.perf_counter()
-                found = algo.filtered_query(q, K, self.filters[i], self.maps[i] if uses_map else None)
-                seconds[i] = time.perf_counter() - t0
-                ids[i, :len(found)] = found[:K]
+            with single_threaded():
+                for i, q in enumerate(self.Q):
+                    t0 = time.perf_counter()
+                    found = algo.filtered_query(q, K, self.filters[i], self.maps[i] if uses_map else None)
+                    seconds[i] = time.perf_counter() - t0
+                    ids[i, :len(found)] = found[:K]
             if count_maps and uses_map:
                 seconds += self.map_seconds
             rows.append(self.row(name, args, ids, seconds))
@@ -85,6 +87,13 @@ class Workload:
               + (f"  {row['violations']} ids in {row['queries_with_violations']} queries fail the filter"
                  if row["violations"] else ""), flush=True)
         return row
+
+
+def single_threaded():
+    """Timed single-thread searches, as the harness's worker times them: numpy's BLAS limited to
+    one thread too (left free, a numpy method's matrix-vector products of a few thousand rows ran
+    on both cores, 40x slower on a busy machine)."""
+    return threadpool_limits(limits=1)
 
 
 def build(name, algo, X, attribute, threads):

@@ -24,3 +24,26 @@ def test_a_directory_that_is_not_the_official_checkout_is_refused_in_one_line(tm
         official.main(["--dataset", "random-filter-xxs", flag, str(tmp_path)])
     message = str(refused.value)
     assert message.startswith("error: ") and repository in message and "\n" not in message
+
+
+def test_searches_are_timed_on_one_thread_numpy_blas_included():
+    # As the harness's worker times single-query passes: a numpy method's matrix products must
+    # not spread over the cores while a C++ method's search runs on one.
+    from threadpoolctl import threadpool_info
+
+    from algorithms.bruteforce.module import BruteForce
+    from benchmarks.common import Workload, build
+    from datasets import ensure_dataset
+
+    blas_threads = []
+
+    class Recording(BruteForce):
+        def filtered_query(self, q, k, filter, valid):
+            blas_threads.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+            return super().filtered_query(q, k, filter, valid)
+
+    work = Workload(ensure_dataset("random-filter-xxs"), "containment", 20)
+    algo, _, _ = build("bruteforce", Recording(work.ds.distance), work.ds.train, None, 2)
+    rows = work.sweep(algo, "bruteforce", [{}])
+    assert rows[0]["recall"] == 1.0
+    assert blas_threads and set(blas_threads) == {1}
