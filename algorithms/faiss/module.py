@@ -49,6 +49,9 @@ class FaissIndex(FilteredANN):
             rows = np.sort(np.random.default_rng(0).choice(self.n, TRAIN_ROWS, replace=False)) \
                 if self.n > TRAIN_ROWS else slice(None)
             self.index.train(self.vectors(X[rows]))
+        self.add(X)
+
+    def add(self, X):
         for start in range(0, self.n, ADD_ROWS):
             self.index.add(self.vectors(X[start:start + ADD_ROWS]))
 
@@ -149,6 +152,20 @@ class FaissIVF(FaissIndex):
 
     def search_params(self, depth, selector):
         return faiss.SearchParametersIVF(nprobe=self.nprobe, sel=selector)
+
+    def add(self, X):
+        """Assigns every vector to its list first and reserves each list's exact size, then adds the
+        vectors with those assignments (what index.add does, but faiss grows a list as its vectors
+        arrive, doubling its capacity: at 10M x 192 that held the 7.7 GB of lists up to twice)."""
+        starts = range(0, self.n, ADD_ROWS)
+        lists = np.concatenate([self.index.quantizer.search(self.vectors(X[s:s + ADD_ROWS]), 1)[1].ravel()
+                                for s in starts])
+        for list_no, size in enumerate(np.bincount(lists, minlength=self.index.nlist)):
+            self.index.invlists.resize(list_no, int(size))  # the capacity stays when it shrinks back
+            self.index.invlists.resize(list_no, 0)
+        for s in starts:
+            rows = self.vectors(X[s:s + ADD_ROWS])
+            self.index.add_core(len(rows), faiss.swig_ptr(rows), None, faiss.swig_ptr(lists[s:s + len(rows)]))
 
     def stats(self):
         return {"distance_computations": int(faiss.cvar.indexIVF_stats.ndis)}
