@@ -79,7 +79,7 @@ def bench_filter_maps(n, nq, subset, rng):
     ours = time.perf_counter() - t
     # Baseline: a dense labels × items boolean matrix over the first `subset` items.
     sub_predicate = containment(indptr[:subset + 1], indices[:indptr[subset]], vocabulary)
-    sub_predicate.index()  # built before the clock starts, as the full one is
+    sub_predicate.prepare()  # built before the clock starts, as the full one is
     matrix = np.zeros((vocabulary, subset), dtype=bool)
     matrix[indices[:indptr[subset]], np.repeat(np.arange(subset), np.diff(indptr[:subset + 1]))] = True
     t = time.perf_counter()
@@ -295,7 +295,7 @@ def bench_scale(sizes, nq, rng, k=10):
         t = time.perf_counter()
         X, labels, Q, operands = _yfcc_like_base(n, nq, rng)
         predicate = make({"kind": "containment", "attribute": "labels"}, {"labels": labels})
-        predicate.index()
+        predicate.prepare()
         drawn = time.perf_counter() - t
         X32 = X.astype(np.float32)
         Q32 = Q.astype(np.float32)

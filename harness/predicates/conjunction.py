@@ -29,6 +29,10 @@ class Conjunction(Predicate):
     def n(self):
         return self.parts[0].n
 
+    def prepare(self):
+        for part in self.parts:
+            part.prepare()
+
     def filter_map(self, operands):
         out = self.parts[0].filter_map(operands[0]).copy()
         for part, o in zip(self.parts[1:], operands[1:]):
