@@ -93,7 +93,6 @@ class QueryPass:
             self.predicate = sc.predicate
             self.operands = [sc.operands[i] for i in query_ids]
             self.filters = [sc.predicate.filter(o) for o in self.operands]  # what plugins receive
-            self.predicate.prepare()  # no timed query builds the postings
 
     def _store(self, ids, out, i):
         ids = np.asarray(ids)
@@ -114,6 +113,8 @@ class QueryPass:
         self.too_many = 0
         clock = time.perf_counter
         build_map = self.predicate is not None and uses_filter_map
+        if build_map:
+            self.predicate.prepare()  # before any clock: no timed query builds the postings
         valid = None
         for i in range(nq):
             t0 = t1 = clock()
@@ -131,6 +132,8 @@ class QueryPass:
         ids = np.full((nq, k), -1, dtype=np.int64)
         search_s = filter_s = 0.0
         self.too_many = 0
+        if self.predicate is not None and uses_filter_map:
+            self.predicate.prepare()
         for a in range(0, nq, BATCH_CHUNK):
             b = min(nq, a + BATCH_CHUNK)
             t0 = t1 = time.perf_counter()
