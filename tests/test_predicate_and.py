@@ -67,7 +67,7 @@ def test_a_query_pass_makes_every_parts_index_before_its_clock_starts_and_only_f
             predicate = make(SPEC, attributes(500))
             made = []
             for part in predicate.parts:
-                part.make_index = lambda make=part.make_index: made.append(time.sleep(0.3)) or make()
+                part.make_index = lambda original=part.make_index: made.append(time.sleep(0.3)) or original()
             ds = SimpleNamespace(test=np.zeros((2, 4), dtype=np.float32),
                                  scenarios={"and": SimpleNamespace(predicate=predicate, operands=operands)})
             timed = getattr(QueryPass(ds, "and", 10, np.arange(2)), mode)(nothing_found, uses_filter_map)
