@@ -91,6 +91,7 @@ class LabelAttribute(Csr):
     def __init__(self, name, indptr, indices, vocabulary=None):
         super().__init__(indptr, indices, vocabulary)
         self.name = name
+        self.indexes = {}  # what predicates build from it once, by index kind (Predicate.index)
 
     @classmethod
     def of(cls, name, csr):
@@ -119,6 +120,7 @@ class NumericAttribute:
 
     def __init__(self, name, values, unit=""):
         self.name = name
+        self.indexes = {}  # what predicates build from it once, by index kind (Predicate.index)
         self.values = np.asarray(values)
         if self.values.dtype.kind not in "iuf":
             raise ValueError(f"numeric attribute '{name}': values of dtype {self.values.dtype}, not numbers")

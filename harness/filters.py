@@ -51,20 +51,24 @@ class LabelIndex:
 
     def __init__(self, indptr, indices, n_labels=None):
         indptr = np.asarray(indptr, dtype=np.int64)
-        indices = np.asarray(indices, dtype=np.int64)
+        indices = np.asarray(indices)
         self.n = n = len(indptr) - 1
         self.n_labels = int(n_labels if n_labels is not None else (indices.max() + 1 if len(indices) else 0))
         sizes = np.diff(indptr)
         # Set sizes become extra labels n_labels + s, so equality is containment plus one posting.
         self.max_size = int(sizes.max()) if n else 0
-        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
-        all_labels = np.concatenate([indices, self.n_labels + sizes])
-        all_rows = np.concatenate([rows, np.arange(n, dtype=np.int64)])
-        order = np.lexsort((all_rows, all_labels))
+        # Rows come in order and each row's labels after the last row's, so a stable sort by label
+        # alone lists each posting's ids in increasing order. int32 where it fits: at yfcc-10M there
+        # are 118M entries, and int64 throughout (with a lexsort) took 5.6 GB while it built.
+        all_labels = np.concatenate([indices, self.n_labels + sizes]).astype(np.int32)
         counts = np.bincount(all_labels, minlength=self.n_labels + self.max_size + 1)
+        order = np.argsort(all_labels, kind="stable")
+        del all_labels
+        all_rows = np.concatenate([np.repeat(np.arange(n, dtype=np.int32), sizes), np.arange(n, dtype=np.int32)])
         self.counts = counts
         self.postings_ptr = np.concatenate([[0], np.cumsum(counts)])
-        self.postings = all_rows[order].astype(np.int32)
+        self.postings = all_rows[order]
+        del all_rows, order
         self._ptr = self.postings_ptr.tolist()  # Python lists: cheaper to index per query
         self._count = counts.tolist()
         # A dense bitset costs n/8 bytes, a posting list 4 bytes an id: keep dense only where smaller.

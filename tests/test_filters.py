@@ -23,6 +23,8 @@ def unpack(bits, n):
 @given(base=label_sets, queries=query_sets)
 def test_postings_match_a_naive_evaluation(base, queries):
     index = LabelIndex(*csr(base), n_labels=12)  # query labels 12 and 13 are unknown to the base
+    for label in range(12):  # each posting: the ids that carry the label, in increasing order
+        assert index.posting(label).tolist() == [i for i, b in enumerate(base) if label in b]
     for q in queries:
         labels = np.array(sorted(q))
         assert np.array_equal(unpack(index.all_of(labels), len(base)), [q <= b for b in base])

@@ -73,3 +73,17 @@ def test_a_query_pass_makes_every_parts_index_before_its_clock_starts_and_only_f
             timed = getattr(QueryPass(ds, "and", 10, np.arange(2)), mode)(nothing_found, uses_filter_map)
             assert len(made) == (2 if uses_filter_map else 0)
             assert np.max(timed[2]) < 0.3  # the filter-map time: maps only
+
+
+def test_predicates_over_one_attribute_share_the_index_they_build_from_it():
+    # Each scenario has its own predicate, and several read one attribute (yfcc's containment and
+    # overlap both read `labels`): the postings are built once per attribute, not per scenario
+    # (at yfcc-10M each copy took 0.5 GB and 21 s).
+    shared = attributes(500)
+    containment, overlap, both = (make(spec, shared) for spec in
+                                  ({"kind": "containment", "attribute": "labels"},
+                                   {"kind": "overlap", "attribute": "labels"}, SPEC))
+    assert containment.index() is overlap.index() is both.parts[0].index()
+    assert both.parts[1].index() is make({"kind": "range", "attribute": "price"}, shared).index()
+    assert both.parts[1].index() is not containment.index()
+    assert make({"kind": "containment", "attribute": "labels"}, attributes(500)).index() is not containment.index()

@@ -15,6 +15,8 @@ class LabelPredicate(Predicate):
     reads = LABELS
     verb = ""  # "contain", "overlap", "equal": "labels contain cs.DB"
 
+    index_kind = "label postings"
+
     def make_index(self):
         return LabelIndex(self.attribute.indptr, self.attribute.indices, self.attribute.n_labels)
 

@@ -44,6 +44,8 @@ class Range(Predicate):
     reads = NUMERIC
     words = "the vector's value lies in [lo, hi] (lo <= x_i <= hi; a side may be open)"
 
+    index_kind = "sorted values"
+
     def make_index(self):
         return SortedValues(self.attribute.values)
 
