@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ CONTAINER_LABEL = "filterbench.runner"  # host:pid:start of the run.py that star
 CONTAINER_GRACE = 30      # a container's own deadline: --timeout plus this many seconds
 PIDS_LIMIT = 4096         # processes and threads in one container
 HOST_FAULT = "host"       # the cause of a failure the host is to blame for: retried next run
+STATUS_POLL = 2           # seconds between reads of a running worker's status (run_job's progress)
 
 
 class Interrupted(Exception):
@@ -350,9 +352,31 @@ def job_spec(job, sweep, engine):
             "clients": sweep.clients}
 
 
-def run_job(job, sweep, engine):
+class StatusWatch:
+    """While a worker runs, hands what it is doing (its status.json) and the seconds since it
+    started to progress(phase, seconds) every STATUS_POLL: a 10M build runs for over an hour."""
+
+    def __init__(self, out_dir, progress):
+        self.out_dir, self.progress, self.start = out_dir, progress, time.time()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self):
+        while not self.stopped.wait(STATUS_POLL):
+            status = read_status(self.out_dir)
+            if status:
+                self.progress(_phase(status), time.time() - self.start)
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join()
+
+
+def run_job(job, sweep, engine, progress=None):
     """Runs one job with an engine (LocalEngine or DockerEngine); never raises for a failing
-    plugin. Raises Interrupted (after stopping the worker and keeping its finished passes)."""
+    plugin. Raises Interrupted (after stopping the worker and keeping its finished passes).
+    progress: called with the worker's phase while it runs (StatusWatch)."""
     defn = job.definition
     log_path = os.path.join(sweep.root, sweep.workload, "logs", defn.algorithm, f"{defn.build_name}.log")
     run_dir = None
@@ -377,6 +401,7 @@ def run_job(job, sweep, engine):
                        failed=[(item["scenario"], item["run_name"], reason, HOST_FAULT) for item in job.todo])
     start = time.time()
     cause = ""
+    watch = StatusWatch(out_dir, progress) if progress else None
     try:
         code, reason = engine.run(defn, sweep, job_path, out_dir, log_path)
     except EngineError as e:
@@ -387,6 +412,9 @@ def run_job(job, sweep, engine):
         _conclude(job, sweep, spec, run_dir, -int(signal.SIGKILL), "stopped: run.py was interrupted", "",
                   time.time() - start, log_path, records=False)
         raise
+    finally:
+        if watch:
+            watch.stop()
     return _conclude(job, sweep, spec, run_dir, code, reason, cause, time.time() - start, log_path)
 
 

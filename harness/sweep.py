@@ -40,6 +40,9 @@ def parse_args(argv):
     p.add_argument("--client-warmup", type=float, default=15, metavar="S",
                    help="warm-up per client level whose answers are not counted (default: 15, as Qdrant's benchmark)")
     p.add_argument("--timeout", type=float, default=3600, help="seconds per build configuration before it is killed (default: 3600)")
+    p.add_argument("--heartbeat", type=float, default=300, metavar="S",
+                   help="when output goes to a log, not a terminal: a line every S seconds on what a running "
+                        "build is doing (default: 300)")
     p.add_argument("--force", action="store_true", help="rerun results that already exist, and builds that failed before")
     p.add_argument("--local", action="store_true", help="run workers as local subprocesses instead of Docker containers")
     p.add_argument("--cpus", default=None, metavar="SET",
@@ -61,8 +64,8 @@ def parse_args(argv):
                    help="list plugins, their run groups, the predicates they answer and their distances")
     p.add_argument("--list-datasets", action="store_true", help="list the datasets that can be built or are present")
     args = p.parse_args(argv)
-    if min(args.count) < 1 or args.runs < 1 or args.timeout <= 0 or args.queries < 0:
-        p.error("--count and --runs must be at least 1, --timeout positive, --queries not negative")
+    if min(args.count) < 1 or args.runs < 1 or args.timeout <= 0 or args.heartbeat <= 0 or args.queries < 0:
+        p.error("--count and --runs must be at least 1, --timeout and --heartbeat positive, --queries not negative")
     if args.client_seconds <= 0 or args.client_warmup < 0:
         p.error("--client-seconds must be positive and --client-warmup not negative")
     return args
@@ -360,6 +363,19 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
             tqdm.write(f"[{done}/{len(p.jobs)}] {d.algorithm:20s} {d.build_name:40s} {status}"
                        + (f"; about {left:.0f} s left" if done < len(p.jobs) else ""))
 
+        def progress(done, job):
+            """What the running worker does: the bar's text in a terminal, a line per --heartbeat in a log."""
+            d, said = job.definition, [0.0]
+
+            def show(phase, seconds):
+                doing = phase if phase.startswith("building") else f"{d.algorithm} {d.build_name}: {phase}"
+                bar.set_description(doing[:100])
+                if bar.disable and seconds - said[0] >= args.heartbeat:
+                    said[0] = seconds
+                    so_far = f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
+                    tqdm.write(f"[{done}/{len(p.jobs)}] {doing}; {so_far} so far")
+            return show
+
         if args.ray:
             outcome = ray_jobs(args, sweep, p.jobs, engine, memory, report)
             if outcome is not None:
@@ -367,7 +383,7 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
         else:
             for done, job in enumerate(p.jobs, 1):
                 bar.set_description(f"{job.definition.algorithm} {job.definition.build_name}")
-                report(done, job, runner.run_job(job, sweep, engine))
+                report(done, job, runner.run_job(job, sweep, engine, progress(done, job)))
     if p.jobs:
         print(f"ran {len(p.jobs)} builds in {time.time() - start:.0f} s: {produced} of {passes} passes produced "
               f"a result, {len(failed)} failed ({failed_builds} builds failed)")

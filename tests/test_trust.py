@@ -377,6 +377,17 @@ def test_a_second_sweep_of_the_same_workload_stops_with_one_line(xxs, tmp_path):
 
 # --- 5. Every failed pass counted, with its own reason ------------------------------------------------
 
+def test_a_log_hears_what_a_long_build_is_doing_every_heartbeat(xxs, tmp_path):
+    # A build at 10M runs for over an hour; run.py's output in a log (no terminal, no bar) says
+    # what the worker is doing every --heartbeat seconds, from the worker's own status.
+    proc = run("--dataset", xxs, "--plugins", PLUGINS, "--algorithm", "slow", "--scenario", "containment",
+               "--heartbeat", "1", results=tmp_path)  # slow: 4 s to build
+    assert proc.returncode == 0, proc.stderr
+    beats = [line for line in proc.stdout.splitlines() if line.startswith("[1/1] building slow default; ")]
+    assert beats and all(line.endswith(" s so far") for line in beats)
+    assert "1 of 1 passes produced a result" in proc.stdout
+
+
 def test_failures_are_counted_with_their_own_reason_and_k(xxs, tmp_path):
     proc = run("--dataset", xxs, "--plugins", PLUGINS, "--scenario", "containment", "--algorithm", "exits-mid-pass",
                "--algorithm", "exits-clean", "--algorithm", "float-ids", "--algorithm", "fails-one-pass",
