@@ -77,7 +77,7 @@ class Predicate:
     def index(self):
         """What filter maps are built from (postings, a sorted order), made once per attribute and
         `index_kind`: predicates that read one attribute the same way share it (the label kinds all
-        read the postings; at yfcc-10M those take 0.5 GB and 30 s, and three scenarios read `labels`)."""
+        read its postings: at yfcc-10M those of `labels` take 0.5 GB and 21 s, and two scenarios read them)."""
         if self._index is None:
             made = self.attribute.indexes
             if self.index_kind not in made:
