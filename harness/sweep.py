@@ -368,7 +368,7 @@ def sweep_jobs(args, sweep, p, scenarios, selection, reaper, cpus, memory):
             d, said = job.definition, [0.0]
 
             def show(phase, seconds):
-                doing = phase if phase.startswith("building") else f"{d.algorithm} {d.build_name}: {phase}"
+                doing = phase if phase.startswith("building") else f"{d.algorithm}: {phase}"  # a pass names its run
                 bar.set_description(doing[:100])
                 if bar.disable and seconds - said[0] >= args.heartbeat:
                     said[0] = seconds
